@@ -1,0 +1,66 @@
+"""Typed, already-validated input of the network planning model.
+
+The planner turns a request into this (defaults resolved, demand buckets spread over days,
+promises turned into the set of eligible warehouses); model builders read nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LaneData:
+    key: str
+    origin: str
+    destination: str
+    mode: str
+    lead_days: int
+    unit_cost: float
+    fixed_cost: float
+    capacity: float | None
+
+
+@dataclass(frozen=True)
+class SupplierData:
+    id: str
+    deliver_to: tuple[str, ...]
+    skus: tuple[str, ...]
+    lead_days: int
+    unit_cost: dict[str, float]
+    capacity_per_day: float | None
+    capacity_windows: tuple[tuple[int, int, float], ...]
+    min_order: float
+    order_fixed_cost: float
+
+    @property
+    def needs_order_binary(self) -> bool:
+        return self.min_order > 0 or self.order_fixed_cost > 0
+
+
+@dataclass(frozen=True)
+class NetworkData:
+    """Sets and parameters; symbols as in :mod:`models.network_plan`."""
+
+    horizon_days: int  # H
+    skus: tuple[str, ...]  # K
+    warehouses: tuple[str, ...]  # W
+    channels: tuple[str, ...]  # C
+    scenarios: tuple[str, ...]  # S
+    lanes: tuple[LaneData, ...]  # L
+    suppliers: tuple[SupplierData, ...]  # P
+    probability: dict[str, float]  # pi_s
+    initial_stock: dict[tuple[str, str], float]  # I0_kw
+    inbound: dict[tuple[str, str, int], float]  # R_kwt, stock already in transit
+    demand: dict[tuple[str, str, str, int], float]  # D_skct, only positive entries
+    eligible: dict[str, tuple[str, ...]]  # E_c, warehouses meeting channel c's promise
+    fulfilment_cost: dict[tuple[str, str], float]  # f_cw
+    holding_cost: dict[str, float]  # h_w
+    warehouse_capacity: dict[str, float | None]  # V_w
+    lost_sale_penalty: dict[str, float]  # p_k
+    salvage_value: dict[str, float]  # v_k
+    serve_all_demand: bool
+
+    @property
+    def days(self) -> range:
+        return range(self.horizon_days)

@@ -1,0 +1,105 @@
+"""Request -> model data: resolve defaults and business rules into plain parameters."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from models.data import LaneData, NetworkData, SupplierData
+from planner.schema import PlanRequest, Sku
+
+
+def lost_sale_penalty(sku: Sku, request: PlanRequest) -> float:
+    """A lost unit costs its own penalty, else the policy's, else its price (lost revenue).
+
+    With the price as penalty the objective equals cost minus revenue plus a constant, so the
+    plan maximises expected profit.
+    """
+    if sku.lost_sale_penalty is not None:
+        return sku.lost_sale_penalty
+    if request.policy.lost_sale_penalty is not None:
+        return request.policy.lost_sale_penalty
+    return sku.price
+
+
+def salvage_value(sku: Sku, request: PlanRequest) -> float:
+    if sku.salvage_value is not None:
+        return sku.salvage_value
+    return request.policy.salvage_fraction * sku.unit_cost
+
+
+def spread_demand(request: PlanRequest) -> dict[tuple[str, str, str, int], float]:
+    """Demand per (scenario, sku, channel, day); bucket rows are spread evenly over their days."""
+    demand: dict[tuple[str, str, str, int], float] = defaultdict(float)
+    for sc in request.scenarios:
+        for row in sc.demand:
+            last = row.day if row.end_day is None else row.end_day
+            days = range(row.day, last + 1)
+            for t in days:
+                demand[sc.name, row.sku, row.channel, t] += row.quantity / len(days)
+    return {key: q for key, q in demand.items() if q > 0}
+
+
+def eligible_warehouses(request: PlanRequest) -> dict[str, tuple[str, ...]]:
+    """Warehouses whose delivery days meet each channel's promise."""
+    return {
+        ch.id: tuple(f.warehouse for f in ch.fulfilment if f.delivery_days <= ch.promise_days)
+        for ch in request.channels
+    }
+
+
+def network_data(request: PlanRequest) -> NetworkData:
+    sku_ids = tuple(s.id for s in request.skus)
+    sku_cost = {s.id: s.unit_cost for s in request.skus}
+    initial: dict[tuple[str, str], float] = {}
+    for row in request.stock:
+        if row.quantity > 0:
+            initial[row.sku, row.warehouse] = row.quantity
+    inbound: dict[tuple[str, str, int], float] = defaultdict(float)
+    for row in request.in_transit:
+        if row.quantity > 0:
+            inbound[row.sku, row.warehouse, row.arrival_day] += row.quantity
+    return NetworkData(
+        horizon_days=request.horizon_days,
+        skus=sku_ids,
+        warehouses=tuple(w.id for w in request.warehouses),
+        channels=tuple(c.id for c in request.channels),
+        scenarios=tuple(s.name for s in request.scenarios),
+        lanes=tuple(
+            LaneData(
+                key=lane.key,
+                origin=lane.from_,
+                destination=lane.to,
+                mode=lane.mode.value,
+                lead_days=lane.lead_days,
+                unit_cost=lane.unit_cost,
+                fixed_cost=lane.fixed_cost,
+                capacity=lane.capacity,
+            )
+            for lane in request.lanes
+        ),
+        suppliers=tuple(
+            SupplierData(
+                id=p.id,
+                deliver_to=tuple(p.deliver_to),
+                skus=tuple(p.skus) if p.skus is not None else sku_ids,
+                lead_days=p.lead_days,
+                unit_cost={k: p.unit_costs.get(k, sku_cost[k]) for k in (p.skus or sku_ids)},
+                capacity_per_day=p.capacity_per_day,
+                capacity_windows=tuple((w.start_day, w.end_day, w.capacity) for w in p.capacity_windows),
+                min_order=p.min_order,
+                order_fixed_cost=p.order_fixed_cost,
+            )
+            for p in request.suppliers
+        ),
+        probability={s.name: s.probability for s in request.scenarios},
+        initial_stock=initial,
+        inbound=dict(inbound),
+        demand=spread_demand(request),
+        eligible=eligible_warehouses(request),
+        fulfilment_cost={(ch.id, f.warehouse): f.unit_cost for ch in request.channels for f in ch.fulfilment},
+        holding_cost={w.id: w.holding_cost for w in request.warehouses},
+        warehouse_capacity={w.id: w.capacity for w in request.warehouses},
+        lost_sale_penalty={s.id: lost_sale_penalty(s, request) for s in request.skus},
+        salvage_value={s.id: salvage_value(s, request) for s in request.skus},
+        serve_all_demand=request.policy.serve_all_demand,
+    )

@@ -1,0 +1,204 @@
+"""The plan request: what a planner sends in, as JSON.
+
+Field-level rules (types, non-negative, finite, enum values) live on the pydantic models;
+rules that tie fields together (ids unique, references known, probabilities summing to one,
+days inside the horizon) live in :func:`planner.validation.validate_request`, which reports
+every problem with the JSON path of the offending field.
+
+Units: quantities are units of a SKU, money is in the request's currency, time is whole days
+counted from day 0 (the first day of the plan) to ``horizon_days - 1``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+SignedMoney = Annotated[float, Field(allow_inf_nan=False)]
+Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Day = Annotated[int, Field(ge=0)]
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    """Unknown fields are rejected: a typo in a field name must not silently drop a rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarehouseKind(StrEnum):
+    home = "home"
+    overseas = "overseas"
+    bonded = "bonded"
+    marketplace = "marketplace"
+    third_party = "3pl"
+
+
+class ChannelKind(StrEnum):
+    live = "live"
+    marketplace = "marketplace"
+    own_site = "own_site"
+    everyday = "everyday"
+    wholesale = "wholesale"
+
+
+class Tier(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class Warehouse(_Strict):
+    id: Id
+    country: str = ""
+    kind: WarehouseKind = WarehouseKind.overseas
+    capacity: Quantity | None = Field(
+        default=None, description="Units the warehouse can hold at the end of any day; none = unlimited."
+    )
+    holding_cost: Money = Field(default=0.0, description="Cost per unit held per day.")
+
+
+class CapacityWindow(_Strict):
+    start_day: Day
+    end_day: Day = Field(description="Inclusive.")
+    capacity: Quantity = Field(description="Units the supplier can ship in the whole window.")
+
+
+class Supplier(_Strict):
+    """A factory or vendor that replenishment orders go to."""
+
+    id: Id
+    country: str = ""
+    deliver_to: list[Id] = Field(min_length=1, description="Warehouses it can deliver to.")
+    skus: list[Id] | None = Field(default=None, description="SKUs it makes; none = all SKUs.")
+    lead_days: Day = Field(default=0, description="An order placed on day t arrives on t + lead_days.")
+    unit_costs: dict[Id, Money] = Field(
+        default_factory=dict, description="Per-SKU purchase cost; a SKU not listed costs its unit_cost."
+    )
+    capacity_per_day: Quantity | None = Field(default=None, description="Units per order day; none = unlimited.")
+    capacity_windows: list[CapacityWindow] = Field(default_factory=list)
+    min_order: Quantity = Field(default=0.0, description="Minimum units in one order (per supplier and day).")
+    order_fixed_cost: Money = Field(default=0.0, description="Cost of placing an order on a day.")
+
+
+class Sku(_Strict):
+    id: Id
+    name: str = ""
+    unit_cost: Money = 0.0
+    price: Money = 0.0
+    tier: Tier | None = None
+    presale_eligible: bool = False
+    lost_sale_penalty: Money | None = Field(
+        default=None,
+        description="Cost of one unit of demand not served. Default: the policy's, else the price.",
+    )
+    salvage_value: SignedMoney | None = Field(
+        default=None,
+        description="Value of one unit left at the end of the horizon (negative = disposal cost). "
+        "Default: policy.salvage_fraction * unit_cost.",
+    )
+
+
+class StockRow(_Strict):
+    sku: Id
+    warehouse: Id
+    quantity: Quantity
+
+
+class InTransitRow(_Strict):
+    sku: Id
+    warehouse: Id = Field(description="Destination warehouse.")
+    quantity: Quantity
+    arrival_day: Day
+
+
+class LaneMode(StrEnum):
+    air = "air"
+    sea = "sea"
+    truck = "truck"
+    rail = "rail"
+    express = "express"
+    other = "other"
+
+
+class Lane(_Strict):
+    """A transfer route between two warehouses with one transport mode."""
+
+    id: Id | None = Field(default=None, description="Default: '<from>-<to>-<mode>'.")
+    from_: Id = Field(alias="from")
+    to: Id
+    mode: LaneMode = LaneMode.truck
+    lead_days: Day = 0
+    unit_cost: Money = 0.0
+    fixed_cost: Money = Field(default=0.0, description="Paid once for each day the lane ships anything.")
+    capacity: Quantity | None = Field(default=None, description="Units per shipping day; none = unlimited.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def key(self) -> str:
+        return self.id or f"{self.from_}-{self.to}-{self.mode.value}"
+
+
+class Fulfilment(_Strict):
+    warehouse: Id
+    delivery_days: Day = Field(description="Days from this warehouse to the channel's customer.")
+    unit_cost: Money = Field(default=0.0, description="Pick, pack and last-mile cost per unit.")
+
+
+class Channel(_Strict):
+    id: Id
+    kind: ChannelKind = ChannelKind.marketplace
+    promise_days: Day = Field(description="Delivery promise; only warehouses that meet it may serve.")
+    fulfilment: list[Fulfilment] = Field(min_length=1)
+
+
+class DemandRow(_Strict):
+    sku: Id
+    channel: Id
+    day: Day = 0
+    end_day: Day | None = Field(
+        default=None, description="If set, quantity is spread evenly over day..end_day (inclusive)."
+    )
+    quantity: Quantity
+
+
+class Scenario(_Strict):
+    name: Id
+    probability: float = Field(gt=0, le=1, allow_inf_nan=False)
+    demand: list[DemandRow]
+
+
+class Policy(_Strict):
+    lost_sale_penalty: Money | None = Field(
+        default=None, description="Per unit of unmet demand for SKUs without their own; default: price."
+    )
+    salvage_fraction: float = Field(
+        default=0.0,
+        ge=-10,
+        le=1,
+        allow_inf_nan=False,
+        description="Leftover value at the horizon's end as a share of unit_cost (negative = disposal cost).",
+    )
+    serve_all_demand: bool = Field(
+        default=False, description="Hard rule: every unit of demand must be served (no lost sales)."
+    )
+
+
+class PlanRequest(_Strict):
+    name: str = "plan"
+    currency: str = "USD"
+    horizon_days: int = Field(ge=1, le=366)
+    warehouses: list[Warehouse] = Field(min_length=1)
+    suppliers: list[Supplier] = Field(default_factory=list)
+    skus: list[Sku] = Field(min_length=1)
+    stock: list[StockRow] = Field(default_factory=list)
+    in_transit: list[InTransitRow] = Field(default_factory=list)
+    lanes: list[Lane] = Field(default_factory=list)
+    channels: list[Channel] = Field(min_length=1)
+    scenarios: list[Scenario] = Field(min_length=1)
+    policy: Policy = Field(default_factory=Policy)
+    notes: str = ""

@@ -1,0 +1,175 @@
+"""Turn untrusted JSON into a :class:`PlanRequest`, or a list of (JSON path, reason) problems.
+
+Every entry point (CLI, HTTP, batch) calls :func:`validate_request`; nothing downstream ever
+sees a request that failed here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from planner.schema import PlanRequest
+
+PROBABILITY_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+class RequestError(ValueError):
+    """The request is not a valid plan request; ``errors`` names every field that is wrong."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e.path}: {e.reason}" for e in errors))
+
+
+def json_path(loc: Iterable[Any]) -> str:
+    """('warehouses', 2, 'id') -> '$.warehouses[2].id'"""
+    out = "$"
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def load_request_file(path: str | Path) -> PlanRequest:
+    """Read and validate a request file; a file that is not JSON is a RequestError too."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RequestError([FieldError("$", f"cannot read {path}: {exc.strerror or exc}")]) from exc
+    return validate_request(parse_json(text))
+
+
+def parse_json(text: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise RequestError(
+            [FieldError("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+        ) from exc
+    except ValueError as exc:  # NaN / Infinity literals
+        raise RequestError([FieldError("$", str(exc))]) from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"not valid JSON: {name} is not a number JSON allows")
+
+
+def validate_request(data: Any) -> PlanRequest:
+    """Validate field types, then the rules that tie fields together."""
+    if not isinstance(data, dict):
+        raise RequestError([FieldError("$", "a plan request must be a JSON object")])
+    try:
+        request = PlanRequest.model_validate(data)
+    except ValidationError as exc:
+        raise RequestError(
+            [FieldError(json_path(err["loc"]), _reason(err)) for err in exc.errors()]
+        ) from None
+    problems = list(_cross_field_problems(request))
+    if problems:
+        raise RequestError(problems)
+    return request
+
+
+def _reason(err: Any) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "missing":
+        return "required field is missing"
+    if err["type"] == "extra_forbidden":
+        return "unknown field (check the spelling against `planner schema`)"
+    return msg
+
+
+def _duplicates(ids: list[str], path: str, field: str = "id") -> Iterable[FieldError]:
+    seen: dict[str, int] = {}
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            yield FieldError(f"{path}[{i}].{field}", f"duplicate {field} {ident!r} (first at index {seen[ident]})")
+        else:
+            seen[ident] = i
+
+
+def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:  # noqa: C901 - a flat checklist
+    warehouses = {w.id for w in r.warehouses}
+    skus = {s.id for s in r.skus}
+    channels = {c.id for c in r.channels}
+    horizon = r.horizon_days
+
+    def unknown(kind: str, known: set[str], ident: str, path: str) -> Iterable[FieldError]:
+        if ident not in known:
+            yield FieldError(path, f"unknown {kind} {ident!r}")
+
+    def in_horizon(day: int, path: str) -> Iterable[FieldError]:
+        if day >= horizon:
+            yield FieldError(path, f"day {day} is outside the horizon (days 0..{horizon - 1})")
+
+    yield from _duplicates([w.id for w in r.warehouses], "$.warehouses")
+    yield from _duplicates([s.id for s in r.suppliers], "$.suppliers")
+    yield from _duplicates([s.id for s in r.skus], "$.skus")
+    yield from _duplicates([c.id for c in r.channels], "$.channels")
+    yield from _duplicates([lane.key for lane in r.lanes], "$.lanes")
+    yield from _duplicates([s.name for s in r.scenarios], "$.scenarios", "name")
+
+    for i, p in enumerate(r.suppliers):
+        base = f"$.suppliers[{i}]"
+        for j, w in enumerate(p.deliver_to):
+            yield from unknown("warehouse", warehouses, w, f"{base}.deliver_to[{j}]")
+        yield from _duplicates(p.deliver_to, f"{base}.deliver_to", "warehouse")
+        for j, k in enumerate(p.skus or []):
+            yield from unknown("sku", skus, k, f"{base}.skus[{j}]")
+        for k in p.unit_costs:
+            yield from unknown("sku", skus, k, f"{base}.unit_costs.{k}")
+        for j, win in enumerate(p.capacity_windows):
+            if win.end_day < win.start_day:
+                yield FieldError(f"{base}.capacity_windows[{j}].end_day", "end_day is before start_day")
+        if p.capacity_per_day is not None and 0 < p.capacity_per_day < p.min_order:
+            yield FieldError(f"{base}.min_order", "min_order exceeds capacity_per_day: no order can be placed")
+
+    for name, rows in (("stock", r.stock), ("in_transit", r.in_transit)):
+        for i, row in enumerate(rows):
+            yield from unknown("sku", skus, row.sku, f"$.{name}[{i}].sku")
+            yield from unknown("warehouse", warehouses, row.warehouse, f"$.{name}[{i}].warehouse")
+    yield from _duplicates([f"{s.sku}@{s.warehouse}" for s in r.stock], "$.stock", "sku")
+    for i, row in enumerate(r.in_transit):
+        yield from in_horizon(row.arrival_day, f"$.in_transit[{i}].arrival_day")
+
+    for i, lane in enumerate(r.lanes):
+        base = f"$.lanes[{i}]"
+        yield from unknown("warehouse", warehouses, lane.from_, f"{base}.from")
+        yield from unknown("warehouse", warehouses, lane.to, f"{base}.to")
+        if lane.from_ == lane.to:
+            yield FieldError(f"{base}.to", f"a lane cannot go from warehouse {lane.to!r} to itself")
+
+    for i, ch in enumerate(r.channels):
+        base = f"$.channels[{i}]"
+        for j, f in enumerate(ch.fulfilment):
+            yield from unknown("warehouse", warehouses, f.warehouse, f"{base}.fulfilment[{j}].warehouse")
+        yield from _duplicates([f.warehouse for f in ch.fulfilment], f"{base}.fulfilment", "warehouse")
+
+    total = math.fsum(s.probability for s in r.scenarios)
+    if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+        yield FieldError("$.scenarios", f"scenario probabilities sum to {total:.6g}, not 1")
+    for i, sc in enumerate(r.scenarios):
+        for j, d in enumerate(sc.demand):
+            base = f"$.scenarios[{i}].demand[{j}]"
+            yield from unknown("sku", skus, d.sku, f"{base}.sku")
+            yield from unknown("channel", channels, d.channel, f"{base}.channel")
+            yield from in_horizon(d.day, f"{base}.day")
+            if d.end_day is not None:
+                yield from in_horizon(d.end_day, f"{base}.end_day")
+                if d.end_day < d.day:
+                    yield FieldError(f"{base}.end_day", "end_day is before day")
