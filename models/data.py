@@ -55,6 +55,8 @@ class NetworkData:
     demand: dict[tuple[str, str, str, int], float]  # D_skct, only positive entries
     eligible: dict[str, tuple[str, ...]]  # E_c, warehouses meeting channel c's promise
     fulfilment_cost: dict[tuple[str, str], float]  # f_cw
+    delivery_days: dict[tuple[str, str], int]  # days from warehouse w to channel c's customer
+    promise_days: dict[str, int]  # channel c's delivery promise
     holding_cost: dict[str, float]  # h_w
     warehouse_capacity: dict[str, float | None]  # V_w
     lost_sale_penalty: dict[str, float]  # p_k

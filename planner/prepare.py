@@ -97,6 +97,10 @@ def network_data(request: PlanRequest) -> NetworkData:
         demand=spread_demand(request),
         eligible=eligible_warehouses(request),
         fulfilment_cost={(ch.id, f.warehouse): f.unit_cost for ch in request.channels for f in ch.fulfilment},
+        delivery_days={
+            (ch.id, f.warehouse): f.delivery_days for ch in request.channels for f in ch.fulfilment
+        },
+        promise_days={ch.id: ch.promise_days for ch in request.channels},
         holding_cost={w.id: w.holding_cost for w in request.warehouses},
         warehouse_capacity={w.id: w.capacity for w in request.warehouses},
         lost_sale_penalty={s.id: lost_sale_penalty(s, request) for s in request.skus},

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from planner.prepare import salvage_value
 from planner.schema import PlanRequest
 
 PROBABILITY_TOLERANCE = 1e-6
@@ -138,6 +139,20 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:  # noqa: C901
                 yield FieldError(f"{base}.capacity_windows[{j}].end_day", "end_day is before start_day")
         if p.capacity_per_day is not None and 0 < p.capacity_per_day < p.min_order:
             yield FieldError(f"{base}.min_order", "min_order exceeds capacity_per_day: no order can be placed")
+
+    sku_by_id = {s.id: s for s in r.skus}
+    for i, p in enumerate(r.suppliers):
+        for k in p.skus or list(sku_by_id):
+            if k not in sku_by_id:
+                continue
+            purchase = p.unit_costs.get(k, sku_by_id[k].unit_cost)
+            salvage = salvage_value(sku_by_id[k], r)
+            if salvage > purchase + 1e-12:
+                yield FieldError(
+                    f"$.suppliers[{i}].unit_costs.{k}",
+                    f"SKU {k!r} salvages at {salvage:g} but costs {purchase:g} from this supplier: "
+                    "buying only to salvage would pay without limit",
+                )
 
     for name, rows in (("stock", r.stock), ("in_transit", r.in_transit)):
         for i, row in enumerate(rows):

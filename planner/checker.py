@@ -1,0 +1,893 @@
+"""An independent checker for plans: does a plan obey the request and docs/plan-format.md?
+
+Why it exists: the optimisation model and the code that turns solver values into a plan are
+complex enough to hide bugs (an off-by-one lead time, a constraint indexed over the wrong set,
+a cost term dropped from the objective, a rounding step that breaks stock balance). This module
+is a second, deliberately independent derivation of every rule and every cost, written from the
+request and the plan JSON alone. It does not import pyomo, the model, the solvers or
+:mod:`planner.prepare`; the few default rules it needs (lost-sale penalty, salvage value, demand
+buckets, promise eligibility) are re-implemented here on purpose, so that a mistake in one
+derivation is caught by the other instead of being shared by both.
+
+:func:`check_plan` returns human-readable violations; an empty list means the plan is valid.
+Every message names the SKU / warehouse / lane / supplier / channel / day / scenario involved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.schema import Channel, Lane, PlanRequest, Sku, Supplier, Warehouse
+
+PLAN_STATUSES = ("optimal", "feasible")
+NO_PLAN_STATUSES = ("infeasible", "time_limit_no_solution", "error")
+COST_KEYS = (
+    "transfer_fixed",
+    "transfer",
+    "order_fixed",
+    "purchase",
+    "fulfilment",
+    "holding",
+    "lost_sales",
+    "salvage",
+)
+FIRST_STAGE_COSTS = ("transfer_fixed", "transfer", "order_fixed", "purchase")
+
+Row = dict[str, Any]
+StockKey = tuple[str, str, str]  # (scenario, sku, warehouse)
+DemandKey = tuple[str, str, str, int]  # (scenario, sku, channel, day)
+
+_STR, _NUM, _DAY, _OPT_NUM = "str", "num", "day", "num|null"
+ROW_FIELDS: dict[str, dict[str, str]] = {
+    "transfers": {
+        "sku": _STR, "from": _STR, "to": _STR, "mode": _STR, "lane": _STR, "quantity": _NUM,
+        "ship_day": _DAY, "arrive_day": _DAY, "unit_cost": _NUM, "cost": _NUM,
+    },
+    "lane_uses": {
+        "lane": _STR, "from": _STR, "to": _STR, "mode": _STR, "ship_day": _DAY, "units": _NUM,
+        "capacity": _OPT_NUM, "fixed_cost": _NUM,
+    },
+    "orders": {
+        "supplier": _STR, "sku": _STR, "warehouse": _STR, "quantity": _NUM, "order_day": _DAY,
+        "arrive_day": _DAY, "unit_cost": _NUM, "cost": _NUM,
+    },
+    "order_days": {"supplier": _STR, "order_day": _DAY, "units": _NUM, "fixed_cost": _NUM},
+    "stock_levels": {
+        "sku": _STR, "warehouse": _STR, "initial": _NUM, "in_transit": _NUM, "orders_in": _NUM,
+        "transfers_in": _NUM, "transfers_out": _NUM, "available": _NUM,
+        "expected_served": _NUM, "expected_leftover": _NUM,
+    },
+    "allocations": {
+        "sku": _STR, "warehouse": _STR, "channel": _STR, "scenario": _STR, "day": _DAY,
+        "quantity": _NUM, "unit_cost": _NUM, "cost": _NUM,
+    },
+    "lost_sales": {
+        "sku": _STR, "channel": _STR, "scenario": _STR, "day": _DAY, "quantity": _NUM,
+        "unit_penalty": _NUM, "cost": _NUM,
+    },
+    "scenarios": {
+        "name": _STR, "probability": _NUM, "demand": _NUM, "served": _NUM, "lost": _NUM,
+        "fill_rate": _OPT_NUM, "cost": _NUM,
+    },
+}  # fmt: skip
+KPI_FIELDS = {
+    "expected_demand": _NUM,
+    "expected_served": _NUM,
+    "expected_fill_rate": _OPT_NUM,
+    "expected_lost_units": _NUM,
+    "transfer_units": _NUM,
+    "order_units": _NUM,
+}
+PLAN_LISTS = ("transfers", "lane_uses", "orders", "order_days", "allocations", "lost_sales")
+
+
+# --------------------------------------------------------------------------------------------
+# Default rules, re-derived from the request (deliberately not imported from planner.prepare)
+# --------------------------------------------------------------------------------------------
+
+
+def resolved_lost_sale_penalty(sku: Sku, request: PlanRequest) -> float:
+    """The SKU's own penalty, else the policy's, else the SKU's price."""
+    if sku.lost_sale_penalty is not None:
+        return sku.lost_sale_penalty
+    if request.policy.lost_sale_penalty is not None:
+        return request.policy.lost_sale_penalty
+    return sku.price
+
+
+def resolved_salvage_value(sku: Sku, request: PlanRequest) -> float:
+    """The SKU's own salvage value, else policy.salvage_fraction * unit_cost."""
+    if sku.salvage_value is not None:
+        return sku.salvage_value
+    return request.policy.salvage_fraction * sku.unit_cost
+
+
+def demand_by_day(request: PlanRequest) -> dict[DemandKey, float]:
+    """Demand per (scenario, sku, channel, day); a bucket row is spread evenly over its days."""
+    demand: dict[DemandKey, float] = defaultdict(float)
+    for scenario in request.scenarios:
+        for row in scenario.demand:
+            last = row.day if row.end_day is None else row.end_day
+            n_days = last - row.day + 1
+            for day in range(row.day, last + 1):
+                demand[scenario.name, row.sku, row.channel, day] += row.quantity / n_days
+    return dict(demand)
+
+
+def supplier_unit_cost(supplier: Supplier, sku: Sku) -> float:
+    return supplier.unit_costs.get(sku.id, sku.unit_cost)
+
+
+def supplier_makes(supplier: Supplier, sku_id: str) -> bool:
+    return supplier.skus is None or sku_id in supplier.skus
+
+
+# --------------------------------------------------------------------------------------------
+# Shared facts: the request indexed, plus the plan's physical stock re-simulated
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Facts:
+    request: PlanRequest
+    plan: Mapping[str, Any]
+    tol: float
+    horizon: int = 0
+    skus: dict[str, Sku] = field(default_factory=dict)
+    warehouses: dict[str, Warehouse] = field(default_factory=dict)
+    lanes: dict[str, Lane] = field(default_factory=dict)
+    suppliers: dict[str, Supplier] = field(default_factory=dict)
+    channels: dict[str, Channel] = field(default_factory=dict)
+    probability: dict[str, float] = field(default_factory=dict)
+    demand: dict[DemandKey, float] = field(default_factory=dict)
+    penalty: dict[str, float] = field(default_factory=dict)
+    salvage: dict[str, float] = field(default_factory=dict)
+    # stock[(scenario, sku, warehouse)][day] = end-of-day stock
+    stock: dict[StockKey, list[float]] = field(default_factory=dict)
+
+    def rows(self, key: str) -> list[Row]:
+        return list(self.plan.get(key) or [])
+
+    def close(self, got: float, want: float) -> bool:
+        return abs(got - want) <= self.tol * max(1.0, abs(want))
+
+    def within(self, value: float, limit: float) -> bool:
+        return value <= limit + self.tol * max(1.0, abs(limit))
+
+    def positive(self, value: float) -> bool:
+        """More than numerical noise."""
+        return value > self.tol
+
+
+def build_facts(request: PlanRequest, plan: Mapping[str, Any], tol: float) -> Facts:
+    facts = Facts(
+        request=request,
+        plan=plan,
+        tol=tol,
+        horizon=request.horizon_days,
+        skus={s.id: s for s in request.skus},
+        warehouses={w.id: w for w in request.warehouses},
+        lanes={lane.key: lane for lane in request.lanes},
+        suppliers={p.id: p for p in request.suppliers},
+        channels={c.id: c for c in request.channels},
+        probability={s.name: s.probability for s in request.scenarios},
+        demand=demand_by_day(request),
+        penalty={s.id: resolved_lost_sale_penalty(s, request) for s in request.skus},
+        salvage={s.id: resolved_salvage_value(s, request) for s in request.skus},
+    )
+    facts.stock = end_of_day_stock(facts)
+    return facts
+
+
+def transfer_arrival(facts: Facts, t: Row) -> int:
+    """Where the request says the transfer arrives: ship_day + the lane's lead days."""
+    lane = facts.lanes.get(t["lane"])
+    return t["ship_day"] + lane.lead_days if lane else t["arrive_day"]
+
+
+def order_arrival(facts: Facts, o: Row) -> int:
+    supplier = facts.suppliers.get(o["supplier"])
+    return o["order_day"] + supplier.lead_days if supplier else o["arrive_day"]
+
+
+def first_stage_flows(facts: Facts) -> dict[tuple[str, str], list[float]]:
+    """Net stock change per (sku, warehouse) and day from everything that is not an allocation.
+
+    Transfers move along their lane (origin, destination and lead from the request when the
+    lane exists); anything arriving outside the horizon never arrives.
+    """
+    h = facts.horizon
+    net: dict[tuple[str, str], list[float]] = {
+        (k, w): [0.0] * h for k in facts.skus for w in facts.warehouses
+    }
+
+    def add(sku: str, warehouse: str, day: int, qty: float) -> None:
+        if (sku, warehouse) in net and 0 <= day < h:
+            net[sku, warehouse][day] += qty
+
+    for row in facts.request.stock:
+        add(row.sku, row.warehouse, 0, row.quantity)
+    for row in facts.request.in_transit:
+        add(row.sku, row.warehouse, row.arrival_day, row.quantity)
+    for t in facts.rows("transfers"):
+        lane = facts.lanes.get(t["lane"])
+        origin, destination = (lane.from_, lane.to) if lane else (t["from"], t["to"])
+        add(t["sku"], origin, t["ship_day"], -t["quantity"])
+        add(t["sku"], destination, transfer_arrival(facts, t), t["quantity"])
+    for o in facts.rows("orders"):
+        add(o["sku"], o["warehouse"], order_arrival(facts, o), o["quantity"])
+    return net
+
+
+def end_of_day_stock(facts: Facts) -> dict[StockKey, list[float]]:
+    """End-of-day stock for every scenario, SKU, warehouse and day, simulated from the plan."""
+    net = first_stage_flows(facts)
+    served: dict[StockKey, list[float]] = {
+        (s, k, w): [0.0] * facts.horizon for s in facts.probability for (k, w) in net
+    }
+    for a in facts.rows("allocations"):
+        key = (a["scenario"], a["sku"], a["warehouse"])
+        if key in served and 0 <= a["day"] < facts.horizon:
+            served[key][a["day"]] += a["quantity"]
+    stock: dict[StockKey, list[float]] = {}
+    for (s, k, w), out in served.items():
+        level, levels = 0.0, []
+        for day in range(facts.horizon):
+            level += net[k, w][day] - out[day]
+            levels.append(level)
+        stock[s, k, w] = levels
+    return stock
+
+
+def served_by_key(facts: Facts) -> dict[DemandKey, float]:
+    served: dict[DemandKey, float] = defaultdict(float)
+    for a in facts.rows("allocations"):
+        served[a["scenario"], a["sku"], a["channel"], a["day"]] += a["quantity"]
+    return dict(served)
+
+
+def lost_by_key(facts: Facts) -> dict[DemandKey, float]:
+    lost: dict[DemandKey, float] = defaultdict(float)
+    for row in facts.rows("lost_sales"):
+        lost[row["scenario"], row["sku"], row["channel"], row["day"]] += row["quantity"]
+    return dict(lost)
+
+
+def lane_day_units(facts: Facts) -> dict[tuple[str, int], float]:
+    units: dict[tuple[str, int], float] = defaultdict(float)
+    for t in facts.rows("transfers"):
+        units[t["lane"], t["ship_day"]] += t["quantity"]
+    return dict(units)
+
+
+def supplier_day_units(facts: Facts) -> dict[tuple[str, int], float]:
+    units: dict[tuple[str, int], float] = defaultdict(float)
+    for o in facts.rows("orders"):
+        units[o["supplier"], o["order_day"]] += o["quantity"]
+    return dict(units)
+
+
+# --------------------------------------------------------------------------------------------
+# Plan shape
+# --------------------------------------------------------------------------------------------
+
+
+def _type_ok(value: Any, kind: str) -> bool:
+    if kind == _STR:
+        return isinstance(value, str)
+    if kind == _DAY:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _OPT_NUM and value is None:
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fields_problems(where: str, row: Any, fields: Mapping[str, str]) -> Iterable[str]:
+    if not isinstance(row, Mapping):
+        yield f"{where}: expected an object, got {type(row).__name__}"
+        return
+    for name, kind in fields.items():
+        if name not in row:
+            yield f"{where}: missing field {name!r}"
+        elif not _type_ok(row[name], kind):
+            yield f"{where}: field {name!r} = {row[name]!r} is not a {kind}"
+
+
+def check_shape(plan: Mapping[str, Any]) -> list[str]:
+    """Every list, row and field the rules below read exists with the right type."""
+    problems: list[str] = []
+    for key, fields in ROW_FIELDS.items():
+        rows = plan.get(key)
+        if rows is None:
+            if key in ("stock_levels", "scenarios"):
+                problems.append(f"plan has no {key!r} list")
+            continue
+        if not isinstance(rows, list):
+            problems.append(f"plan[{key!r}] is not a list")
+            continue
+        for i, row in enumerate(rows):
+            problems.extend(_fields_problems(f"{key}[{i}]", row, fields))
+    costs = plan.get("costs")
+    cost_fields = dict.fromkeys((*COST_KEYS, "total"), _NUM)
+    problems.extend(_fields_problems("costs", costs, cost_fields))
+    problems.extend(_fields_problems("kpis", plan.get("kpis"), KPI_FIELDS))
+    if not _type_ok(plan.get("objective"), _NUM):
+        problems.append(f"objective {plan.get('objective')!r} is not a number")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Transfers and lanes
+# --------------------------------------------------------------------------------------------
+
+
+def _whole_units(facts: Facts, qty: float) -> bool:
+    return qty >= -facts.tol and abs(qty - round(qty)) <= facts.tol
+
+
+def _transfer_name(i: int, t: Row) -> str:
+    return (
+        f"transfer #{i} (sku {t['sku']}, lane {t['lane']}: {t['from']}->{t['to']} "
+        f"by {t['mode']}, ship day {t['ship_day']})"
+    )
+
+
+def check_transfers_use_lanes(facts: Facts) -> Iterable[str]:
+    """A transfer names an existing lane, and its from/to/mode/days/costs are the lane's."""
+    h = facts.horizon
+    for i, t in enumerate(facts.rows("transfers")):
+        name = _transfer_name(i, t)
+        if t["sku"] not in facts.skus:
+            yield f"{name}: unknown sku {t['sku']!r}"
+        if not _whole_units(facts, t["quantity"]):
+            yield f"{name}: quantity {t['quantity']} is not a whole non-negative number of units"
+        if not 0 <= t["ship_day"] < h:
+            yield f"{name}: ship day {t['ship_day']} is outside the horizon (0..{h - 1})"
+        lane = facts.lanes.get(t["lane"])
+        if lane is None:
+            yield f"{name}: no lane {t['lane']!r} exists in the request"
+            continue
+        for attr, want in (("from", lane.from_), ("to", lane.to), ("mode", lane.mode.value)):
+            if t[attr] != want:
+                yield f"{name}: {attr} is {t[attr]!r} but lane {lane.key} has {want!r}"
+        arrive = t["ship_day"] + lane.lead_days
+        if t["arrive_day"] != arrive:
+            yield (
+                f"{name}: arrive_day {t['arrive_day']} != ship_day {t['ship_day']} "
+                f"+ lead {lane.lead_days} = {arrive}"
+            )
+        if arrive > h - 1:
+            yield f"{name}: arrives on day {arrive}, after the horizon's last day {h - 1}"
+        if not facts.close(t["unit_cost"], lane.unit_cost):
+            yield f"{name}: unit_cost {t['unit_cost']} != lane unit cost {lane.unit_cost}"
+        if not facts.close(t["cost"], t["quantity"] * lane.unit_cost):
+            yield f"{name}: cost {t['cost']} != quantity x unit cost"
+
+
+def check_lane_capacity(facts: Facts) -> Iterable[str]:
+    """Units shipped on a lane on a day (all SKUs together) stay within the lane's capacity."""
+    for (key, day), units in sorted(lane_day_units(facts).items()):
+        lane = facts.lanes.get(key)
+        if (
+            lane is not None
+            and lane.capacity is not None
+            and not facts.within(units, lane.capacity)
+        ):
+            yield (
+                f"lane {key} ({lane.from_}->{lane.to}) ships {units} units on day {day}, "
+                f"over its capacity {lane.capacity}"
+            )
+
+
+def check_lane_uses(facts: Facts) -> Iterable[str]:
+    """lane_uses: exactly one per lane and ship day that ships anything, with the lane's data."""
+    shipped = {k: u for k, u in lane_day_units(facts).items() if facts.positive(u)}
+    seen: set[tuple[str, int]] = set()
+    for i, use in enumerate(facts.rows("lane_uses")):
+        key = (use["lane"], use["ship_day"])
+        name = f"lane_uses[{i}] (lane {use['lane']}, ship day {use['ship_day']})"
+        if key in seen:
+            yield f"{name}: duplicate entry for this lane and day"
+        seen.add(key)
+        if key not in shipped:
+            yield f"{name}: no transfer ships on this lane on this day"
+            continue
+        if not facts.close(use["units"], shipped[key]):
+            yield f"{name}: units {use['units']} != units transferred {shipped[key]}"
+        lane = facts.lanes.get(use["lane"])
+        if lane is None:
+            continue  # reported with the transfers
+        for attr, want in (("from", lane.from_), ("to", lane.to), ("mode", lane.mode.value)):
+            if use[attr] != want:
+                yield f"{name}: {attr} is {use[attr]!r} but the lane has {want!r}"
+        if not facts.close(use["fixed_cost"], lane.fixed_cost):
+            yield f"{name}: fixed_cost {use['fixed_cost']} != lane fixed cost {lane.fixed_cost}"
+        if (use["capacity"] is None) != (lane.capacity is None) or (
+            lane.capacity is not None and not facts.close(use["capacity"], lane.capacity)
+        ):
+            yield f"{name}: capacity {use['capacity']} != lane capacity {lane.capacity}"
+    for lane_key, day in sorted(shipped.keys() - seen):
+        yield f"lane {lane_key} ships on day {day} but has no lane_uses entry"
+
+
+# --------------------------------------------------------------------------------------------
+# Supplier orders
+# --------------------------------------------------------------------------------------------
+
+
+def _order_name(i: int, o: Row) -> str:
+    return (
+        f"order #{i} (supplier {o['supplier']}, sku {o['sku']}, to {o['warehouse']}, "
+        f"order day {o['order_day']})"
+    )
+
+
+def check_orders(facts: Facts) -> Iterable[str]:
+    """A supplier that makes the SKU delivers it to that warehouse, on time, at its price."""
+    h = facts.horizon
+    for i, o in enumerate(facts.rows("orders")):
+        name = _order_name(i, o)
+        if not _whole_units(facts, o["quantity"]):
+            yield f"{name}: quantity {o['quantity']} is not a whole non-negative number of units"
+        if not 0 <= o["order_day"] < h:
+            yield f"{name}: order day {o['order_day']} is outside the horizon (0..{h - 1})"
+        supplier = facts.suppliers.get(o["supplier"])
+        sku = facts.skus.get(o["sku"])
+        if supplier is None or sku is None:
+            what = "supplier" if supplier is None else "sku"
+            yield f"{name}: unknown {what} {o[what]!r}"
+            continue
+        if not supplier_makes(supplier, sku.id):
+            yield f"{name}: supplier {supplier.id} does not make sku {sku.id}"
+        if o["warehouse"] not in supplier.deliver_to:
+            yield f"{name}: supplier {supplier.id} does not deliver to {o['warehouse']}"
+        arrive = o["order_day"] + supplier.lead_days
+        if o["arrive_day"] != arrive:
+            yield (
+                f"{name}: arrive_day {o['arrive_day']} != order_day {o['order_day']} "
+                f"+ lead {supplier.lead_days} = {arrive}"
+            )
+        if arrive > h - 1:
+            yield f"{name}: arrives on day {arrive}, after the horizon's last day {h - 1}"
+        price = supplier_unit_cost(supplier, sku)
+        if not facts.close(o["unit_cost"], price):
+            yield f"{name}: unit_cost {o['unit_cost']} != supplier's price {price}"
+        if not facts.close(o["cost"], o["quantity"] * price):
+            yield f"{name}: cost {o['cost']} != quantity x unit cost = {o['quantity'] * price}"
+
+
+def check_supplier_capacity(facts: Facts) -> Iterable[str]:
+    """capacity_per_day per supplier and order day; each capacity window over its order days."""
+    units = supplier_day_units(facts)
+    for (sid, day), qty in sorted(units.items()):
+        supplier = facts.suppliers.get(sid)
+        if supplier is None or supplier.capacity_per_day is None:
+            continue
+        if not facts.within(qty, supplier.capacity_per_day):
+            yield (
+                f"supplier {sid} ships {qty} units ordered on day {day}, over its "
+                f"capacity_per_day {supplier.capacity_per_day}"
+            )
+    for supplier in facts.suppliers.values():
+        for win in supplier.capacity_windows:
+            qty = sum(
+                u for (sid, day), u in units.items()
+                if sid == supplier.id and win.start_day <= day <= win.end_day
+            )  # fmt: skip
+            if not facts.within(qty, win.capacity):
+                yield (
+                    f"supplier {supplier.id} ships {qty} units in days "
+                    f"{win.start_day}..{win.end_day}, over the window capacity {win.capacity}"
+                )
+
+
+def check_min_order(facts: Facts) -> Iterable[str]:
+    """An order day with any units orders at least min_order (per supplier and day)."""
+    for (sid, day), qty in sorted(supplier_day_units(facts).items()):
+        supplier = facts.suppliers.get(sid)
+        if supplier is None or not facts.positive(qty):
+            continue
+        if qty < supplier.min_order - facts.tol * max(1.0, supplier.min_order):
+            yield (
+                f"supplier {sid} gets {qty} units ordered on day {day}, below its "
+                f"min_order {supplier.min_order}"
+            )
+
+
+def check_order_days(facts: Facts) -> Iterable[str]:
+    """order_days: exactly one per supplier and day that orders anything, with its fixed cost."""
+    ordered = {k: u for k, u in supplier_day_units(facts).items() if facts.positive(u)}
+    seen: set[tuple[str, int]] = set()
+    for i, od in enumerate(facts.rows("order_days")):
+        key = (od["supplier"], od["order_day"])
+        name = f"order_days[{i}] (supplier {od['supplier']}, order day {od['order_day']})"
+        if key in seen:
+            yield f"{name}: duplicate entry for this supplier and day"
+        seen.add(key)
+        if key not in ordered:
+            yield f"{name}: no order is placed with this supplier on this day"
+            continue
+        if not facts.close(od["units"], ordered[key]):
+            yield f"{name}: units {od['units']} != units ordered {ordered[key]}"
+        supplier = facts.suppliers.get(od["supplier"])
+        if supplier is not None and not facts.close(od["fixed_cost"], supplier.order_fixed_cost):
+            yield (
+                f"{name}: fixed_cost {od['fixed_cost']} != supplier order_fixed_cost "
+                f"{supplier.order_fixed_cost}"
+            )
+    for sid, day in sorted(ordered.keys() - seen):
+        yield f"supplier {sid} gets an order on day {day} but has no order_days entry"
+
+
+# --------------------------------------------------------------------------------------------
+# Demand: allocations and lost sales
+# --------------------------------------------------------------------------------------------
+
+
+def _alloc_name(i: int, a: Row) -> str:
+    return (
+        f"allocation #{i} (scenario {a['scenario']}, sku {a['sku']}, {a['warehouse']} -> "
+        f"channel {a['channel']}, day {a['day']})"
+    )
+
+
+def check_allocations(facts: Facts) -> Iterable[str]:
+    """Served from a warehouse that meets the channel's promise, non-negative, at its cost."""
+    for i, a in enumerate(facts.rows("allocations")):
+        name = _alloc_name(i, a)
+        if a["quantity"] < -facts.tol:
+            yield f"{name}: negative quantity {a['quantity']}"
+        if a["scenario"] not in facts.probability:
+            yield f"{name}: unknown scenario {a['scenario']!r}"
+        if a["sku"] not in facts.skus:
+            yield f"{name}: unknown sku {a['sku']!r}"
+        if a["warehouse"] not in facts.warehouses:
+            yield f"{name}: unknown warehouse {a['warehouse']!r}"
+        if not 0 <= a["day"] < facts.horizon:
+            yield f"{name}: day {a['day']} is outside the horizon (0..{facts.horizon - 1})"
+        channel = facts.channels.get(a["channel"])
+        if channel is None:
+            yield f"{name}: unknown channel {a['channel']!r}"
+            continue
+        route = next((f for f in channel.fulfilment if f.warehouse == a["warehouse"]), None)
+        if route is None:
+            yield f"{name}: channel {channel.id} has no fulfilment from {a['warehouse']}"
+            continue
+        if route.delivery_days > channel.promise_days:
+            yield (
+                f"{name}: promise broken: {a['warehouse']} delivers in {route.delivery_days} "
+                f"days, channel {channel.id} promises {channel.promise_days}"
+            )
+        if not facts.close(a["unit_cost"], route.unit_cost):
+            yield f"{name}: unit_cost {a['unit_cost']} != fulfilment cost {route.unit_cost}"
+        if not facts.close(a["cost"], a["quantity"] * route.unit_cost):
+            yield f"{name}: cost {a['cost']} != quantity x unit cost"
+
+
+def check_lost_sale_rows(facts: Facts) -> Iterable[str]:
+    """Lost sales are non-negative, priced at the SKU's penalty, absent under serve_all_demand."""
+    for i, row in enumerate(facts.rows("lost_sales")):
+        name = (
+            f"lost_sales[{i}] (scenario {row['scenario']}, sku {row['sku']}, "
+            f"channel {row['channel']}, day {row['day']})"
+        )
+        if row["quantity"] < -facts.tol:
+            yield f"{name}: negative quantity {row['quantity']}"
+        if facts.request.policy.serve_all_demand and facts.positive(row["quantity"]):
+            yield f"{name}: {row['quantity']} units lost although policy.serve_all_demand is set"
+        penalty = facts.penalty.get(row["sku"])
+        if penalty is None:
+            yield f"{name}: unknown sku {row['sku']!r}"
+            continue
+        if not facts.close(row["unit_penalty"], penalty):
+            yield f"{name}: unit_penalty {row['unit_penalty']} != the sku's penalty {penalty}"
+        if not facts.close(row["cost"], row["quantity"] * penalty):
+            yield f"{name}: cost {row['cost']} != quantity x penalty"
+
+
+def check_flow_conservation(facts: Facts) -> Iterable[str]:
+    """allocations + lost_sales = demand for every scenario, SKU, channel and day."""
+    served, lost = served_by_key(facts), lost_by_key(facts)
+    for key in sorted(facts.demand.keys() | served.keys() | lost.keys()):
+        want = facts.demand.get(key, 0.0)
+        got_served, got_lost = served.get(key, 0.0), lost.get(key, 0.0)
+        if not facts.close(got_served + got_lost, want):
+            s, k, c, t = key
+            yield (
+                f"flow not conserved (scenario {s}, sku {k}, channel {c}, day {t}): "
+                f"served {got_served} + lost {got_lost} != demand {want}"
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# Stock
+# --------------------------------------------------------------------------------------------
+
+
+def check_stock_never_negative(facts: Facts) -> Iterable[str]:
+    """End-of-day stock is >= 0 for every scenario, SKU, warehouse and day."""
+    for (s, k, w), levels in sorted(facts.stock.items()):
+        for day, level in enumerate(levels):
+            if level < -facts.tol:
+                yield (
+                    f"negative stock: sku {k} at {w} ends day {day} with {level} units "
+                    f"in scenario {s}"
+                )
+                break  # the first day is enough; later days repeat the same shortfall
+
+
+def check_warehouse_capacity(facts: Facts) -> Iterable[str]:
+    """Sum over SKUs of end-of-day stock stays within the warehouse's capacity."""
+    for w, warehouse in facts.warehouses.items():
+        if warehouse.capacity is None:
+            continue
+        for s in facts.probability:
+            for day in range(facts.horizon):
+                held = sum(facts.stock[s, k, w][day] for k in facts.skus)
+                if not facts.within(held, warehouse.capacity):
+                    yield (
+                        f"warehouse {w} holds {held} units at the end of day {day} in "
+                        f"scenario {s}, over its capacity {warehouse.capacity}"
+                    )
+
+
+def expected_stock_levels(facts: Facts) -> dict[tuple[str, str], dict[str, float]]:
+    """What each stock_levels entry must say, per (sku, warehouse)."""
+    out: dict[tuple[str, str], dict[str, float]] = {
+        (k, w): dict.fromkeys(ROW_FIELDS["stock_levels"], 0.0)
+        for k in facts.skus for w in facts.warehouses
+    }  # fmt: skip
+    for k, w in out:
+        del out[k, w]["sku"], out[k, w]["warehouse"]
+
+    def add(k: str, w: str, field_name: str, qty: float) -> None:
+        if (k, w) in out:
+            out[k, w][field_name] += qty
+
+    for row in facts.request.stock:
+        add(row.sku, row.warehouse, "initial", row.quantity)
+    for row in facts.request.in_transit:
+        add(row.sku, row.warehouse, "in_transit", row.quantity)
+    for o in facts.rows("orders"):
+        add(o["sku"], o["warehouse"], "orders_in", o["quantity"])
+    for t in facts.rows("transfers"):
+        add(t["sku"], t["to"], "transfers_in", t["quantity"])
+        add(t["sku"], t["from"], "transfers_out", t["quantity"])
+    for a in facts.rows("allocations"):
+        p = facts.probability.get(a["scenario"], 0.0)
+        add(a["sku"], a["warehouse"], "expected_served", p * a["quantity"])
+    for (s, k, w), levels in facts.stock.items():
+        add(k, w, "expected_leftover", facts.probability[s] * levels[-1])
+    for v in out.values():
+        v["available"] = (
+            v["initial"] + v["in_transit"] + v["orders_in"] + v["transfers_in"]
+            - v["transfers_out"]
+        )  # fmt: skip
+    return out
+
+
+def check_stock_levels(facts: Facts) -> Iterable[str]:
+    """stock_levels agree with the request's stock and the plan's transfers/orders/allocations."""
+    want = expected_stock_levels(facts)
+    seen: set[tuple[str, str]] = set()
+    for i, row in enumerate(facts.rows("stock_levels")):
+        key = (row["sku"], row["warehouse"])
+        name = f"stock_levels[{i}] (sku {row['sku']}, warehouse {row['warehouse']})"
+        if key in seen:
+            yield f"{name}: duplicate entry"
+        seen.add(key)
+        if key not in want:
+            yield f"{name}: unknown sku or warehouse"
+            continue
+        if not facts.close(
+            row["available"],
+            row["initial"] + row["in_transit"] + row["orders_in"] + row["transfers_in"]
+            - row["transfers_out"],
+        ):  # fmt: skip
+            yield (
+                f"{name}: available {row['available']} != its own initial + in_transit "
+                "+ orders_in + transfers_in - transfers_out"
+            )
+        for field_name, value in want[key].items():
+            if not facts.close(row[field_name], value):
+                yield f"{name}: {field_name} {row[field_name]} != {value}"
+    for k, w in sorted(want.keys() - seen):
+        if any(facts.positive(abs(v)) for v in want[k, w].values()):
+            yield f"stock_levels has no entry for sku {k} at {w}"
+
+
+# --------------------------------------------------------------------------------------------
+# Costs, scenarios and KPIs
+# --------------------------------------------------------------------------------------------
+
+
+def first_stage_costs(facts: Facts) -> dict[str, float]:
+    """Transfer and order costs: the same in every scenario."""
+    costs = dict.fromkeys(FIRST_STAGE_COSTS, 0.0)
+    for (key, _day), units in lane_day_units(facts).items():
+        lane = facts.lanes.get(key)
+        if lane is not None and facts.positive(units):
+            costs["transfer_fixed"] += lane.fixed_cost
+    for t in facts.rows("transfers"):
+        lane = facts.lanes.get(t["lane"])
+        if lane is not None:
+            costs["transfer"] += t["quantity"] * lane.unit_cost
+    for (sid, _day), units in supplier_day_units(facts).items():
+        supplier = facts.suppliers.get(sid)
+        if supplier is not None and facts.positive(units):
+            costs["order_fixed"] += supplier.order_fixed_cost
+    for o in facts.rows("orders"):
+        supplier, sku = facts.suppliers.get(o["supplier"]), facts.skus.get(o["sku"])
+        if supplier is not None and sku is not None:
+            costs["purchase"] += o["quantity"] * supplier_unit_cost(supplier, sku)
+    return costs
+
+
+def scenario_costs(facts: Facts) -> dict[str, dict[str, float]]:
+    """Second-stage costs of each scenario, not weighted by its probability."""
+    names = ("fulfilment", "holding", "lost_sales", "salvage")
+    costs = {s: dict.fromkeys(names, 0.0) for s in facts.probability}
+    fulfil = {
+        (c.id, f.warehouse): f.unit_cost for c in facts.channels.values() for f in c.fulfilment
+    }
+    for a in facts.rows("allocations"):
+        if a["scenario"] in costs:
+            route_cost = fulfil.get((a["channel"], a["warehouse"]), 0.0)
+            costs[a["scenario"]]["fulfilment"] += a["quantity"] * route_cost
+    for (s, k, w), levels in facts.stock.items():
+        costs[s]["holding"] += facts.warehouses[w].holding_cost * math.fsum(levels)
+        costs[s]["salvage"] -= facts.salvage[k] * levels[-1]
+    served = served_by_key(facts)
+    for (s, k, c, t), qty in facts.demand.items():
+        costs[s]["lost_sales"] += facts.penalty[k] * (qty - served.get((s, k, c, t), 0.0))
+    return costs
+
+
+def expected_costs(facts: Facts) -> dict[str, float]:
+    costs = first_stage_costs(facts)
+    per_scenario = scenario_costs(facts)
+    for name in ("fulfilment", "holding", "lost_sales", "salvage"):
+        costs[name] = math.fsum(facts.probability[s] * c[name] for s, c in per_scenario.items())
+    costs["total"] = math.fsum(costs[name] for name in COST_KEYS)
+    return costs
+
+
+def check_costs(facts: Facts) -> Iterable[str]:
+    """Every cost line recomputed from the request and the plan; objective = total."""
+    plan_costs = facts.plan["costs"]
+    for name, value in expected_costs(facts).items():
+        if not facts.close(plan_costs[name], value):
+            yield f"costs.{name} is {plan_costs[name]} but recomputes to {value}"
+    parts = math.fsum(plan_costs[name] for name in COST_KEYS)
+    if not facts.close(plan_costs["total"], parts):
+        yield f"costs.total {plan_costs['total']} != sum of the cost lines {parts}"
+    if not facts.close(facts.plan["objective"], plan_costs["total"]):
+        yield f"objective {facts.plan['objective']} != costs.total {plan_costs['total']}"
+
+
+def _fill_rate_ok(facts: Facts, rate: float | None, served: float, demand: float) -> bool:
+    if facts.positive(demand):
+        return rate is not None and facts.close(rate, served / demand)
+    return rate is None or facts.close(rate, 1.0)  # no demand: nothing to fill
+
+
+def _scenario_totals(facts: Facts) -> dict[str, dict[str, float]]:
+    totals = {s: {"demand": 0.0, "served": 0.0} for s in facts.probability}
+    for (s, _k, _c, _t), qty in facts.demand.items():
+        totals[s]["demand"] += qty
+    for (s, _k, _c, _t), qty in served_by_key(facts).items():
+        if s in totals:
+            totals[s]["served"] += qty
+    for v in totals.values():
+        v["lost"] = v["demand"] - v["served"]
+    return totals
+
+
+def check_scenarios(facts: Facts) -> Iterable[str]:
+    """One entry per scenario: its probability, demand, served, lost, fill rate and cost."""
+    totals = _scenario_totals(facts)
+    first = math.fsum(first_stage_costs(facts).values())
+    second = scenario_costs(facts)
+    rows = facts.rows("scenarios")
+    names = [row["name"] for row in rows]
+    if sorted(names) != sorted(facts.probability):
+        yield f"scenarios list {names} does not match the request's {list(facts.probability)}"
+    for row in rows:
+        s = row["name"]
+        if s not in facts.probability:
+            continue
+        name = f"scenario {s}"
+        if not facts.close(row["probability"], facts.probability[s]):
+            yield f"{name}: probability {row['probability']} != {facts.probability[s]}"
+        for key in ("demand", "served", "lost"):
+            if not facts.close(row[key], totals[s][key]):
+                yield f"{name}: {key} {row[key]} != {totals[s][key]}"
+        if not _fill_rate_ok(facts, row["fill_rate"], totals[s]["served"], totals[s]["demand"]):
+            yield f"{name}: fill_rate {row['fill_rate']} != served / demand"
+        cost = first + math.fsum(second[s].values())
+        if not facts.close(row["cost"], cost):
+            yield f"{name}: cost {row['cost']} != first-stage + its second-stage cost = {cost}"
+    weighted = math.fsum(row["probability"] * row["cost"] for row in rows)
+    total = facts.plan["costs"]["total"]
+    # probabilities sum to 1 only within validation's tolerance: allow for the first stage
+    slack = abs(1.0 - math.fsum(facts.probability.values())) * abs(first)
+    if abs(weighted - total) > facts.tol * max(1.0, abs(total)) + slack:
+        yield f"sum of probability x scenario cost {weighted} != costs.total {total}"
+
+
+def check_kpis(facts: Facts) -> Iterable[str]:
+    """Expected demand, served, lost, fill rate; units transferred and ordered."""
+    kpis = facts.plan["kpis"]
+    totals = _scenario_totals(facts)
+    p = facts.probability
+    want = {
+        "expected_demand": math.fsum(p[s] * v["demand"] for s, v in totals.items()),
+        "expected_served": math.fsum(p[s] * v["served"] for s, v in totals.items()),
+        "expected_lost_units": math.fsum(p[s] * v["lost"] for s, v in totals.items()),
+        "transfer_units": math.fsum(t["quantity"] for t in facts.rows("transfers")),
+        "order_units": math.fsum(o["quantity"] for o in facts.rows("orders")),
+    }
+    for key, value in want.items():
+        if not facts.close(kpis[key], value):
+            yield f"kpis.{key} is {kpis[key]} but recomputes to {value}"
+    if not _fill_rate_ok(
+        facts, kpis["expected_fill_rate"], want["expected_served"], want["expected_demand"]
+    ):
+        yield f"kpis.expected_fill_rate {kpis['expected_fill_rate']} != expected served / demand"
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+
+RULES: tuple[Callable[[Facts], Iterable[str]], ...] = (
+    check_transfers_use_lanes,
+    check_lane_capacity,
+    check_lane_uses,
+    check_orders,
+    check_supplier_capacity,
+    check_min_order,
+    check_order_days,
+    check_allocations,
+    check_lost_sale_rows,
+    check_flow_conservation,
+    check_stock_never_negative,
+    check_warehouse_capacity,
+    check_stock_levels,
+    check_costs,
+    check_scenarios,
+    check_kpis,
+)
+
+
+def check_no_plan(plan: Mapping[str, Any]) -> list[str]:
+    """A status without a plan carries no decisions and no objective."""
+    status = plan.get("status")
+    problems = [
+        f"status {status!r} has no plan but {key!r} has {len(plan[key])} rows"
+        for key in PLAN_LISTS
+        if plan.get(key)
+    ]
+    if plan.get("objective") is not None:
+        problems.append(f"status {status!r} has no plan but objective is {plan['objective']!r}")
+    return problems
+
+
+def check_plan(request: PlanRequest, plan: dict[str, Any], tol: float = 1e-6) -> list[str]:
+    """Every way ``plan`` breaks the request or docs/plan-format.md; [] when it is valid."""
+    status = plan.get("status")
+    if status in NO_PLAN_STATUSES:
+        return check_no_plan(plan)
+    if status not in PLAN_STATUSES:
+        return [f"unknown status {status!r}"]
+    problems = check_shape(plan)
+    if problems:  # the rules below read these fields; report the shape first
+        return problems
+    facts = build_facts(request, plan, tol)
+    for rule in RULES:
+        problems.extend(rule(facts))
+    return problems

@@ -1,0 +1,163 @@
+"""`planner` command line: solve, validate, schema.
+
+Exit codes: 0 a plan was produced; 2 the request (or an option) is invalid; 3 no plan exists
+(infeasible) or none was found in time; 1 the solver failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from planner.pipeline import run
+from planner.schema import PlanRequest
+from planner.validation import RequestError, load_request_file
+from solvers import BACKENDS, SolveOptions
+
+EXIT_OK, EXIT_SOLVER_ERROR, EXIT_BAD_INPUT, EXIT_NO_PLAN = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad options already; keep its message but no usage dump noise."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"planner: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive(text) if text not in ("0", "0.0") else 0.0
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be below 1 (a relative gap such as 0.001)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="planner", description="Optimization-based supply-chain planning.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    solve = sub.add_parser("solve", help="plan a request and write the plan JSON")
+    solve.add_argument("request", help="plan request JSON file")
+    solve.add_argument("--time-limit", type=_positive, default=None, help="seconds")
+    solve.add_argument("--gap", type=_fraction, default=None, help="relative MIP gap, e.g. 0.001")
+    solve.add_argument("--threads", type=int, default=None)
+    solve.add_argument("--seed", type=int, default=None)
+    solve.add_argument("--solver", choices=sorted(BACKENDS), default="highs")
+    solve.add_argument("--out", help="write the plan JSON here")
+    solve.add_argument("--json", action="store_true", help="print the plan JSON instead of a summary")
+    solve.add_argument("--verbose", action="store_true", help="show the solver log")
+
+    validate = sub.add_parser("validate", help="check a request without solving it")
+    validate.add_argument("request")
+
+    sub.add_parser("schema", help="print the plan request JSON Schema")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "schema":
+        print(json.dumps(PlanRequest.model_json_schema(by_alias=True), indent=2))
+        return EXIT_OK
+    try:
+        request = load_request_file(args.request)
+    except RequestError as exc:
+        print(f"invalid request {args.request}:", file=sys.stderr)
+        for err in exc.errors:
+            print(f"  {err.path}: {err.reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.command == "validate":
+        print(
+            f"{args.request}: valid ({len(request.skus)} SKUs, {len(request.warehouses)} warehouses, "
+            f"{len(request.channels)} channels, {len(request.scenarios)} scenarios, "
+            f"{request.horizon_days} days)"
+        )
+        return EXIT_OK
+
+    options = SolveOptions(
+        time_limit=args.time_limit,
+        mip_gap=args.gap,
+        threads=args.threads,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
+    plan = run(request, options, solver=args.solver)
+    if args.out:
+        Path(args.out).write_text(json.dumps(plan, indent=1) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(plan, indent=1))
+    else:
+        print(summary(plan))
+        if args.out:
+            print(f"plan written to {args.out}")
+    if plan["status"] in ("optimal", "feasible"):
+        return EXIT_OK
+    if plan["status"] == "error":
+        return EXIT_SOLVER_ERROR
+    return EXIT_NO_PLAN
+
+
+def _money(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.2f}"
+
+
+def summary(plan: dict[str, Any], top: int = 10) -> str:
+    solver, size = plan["solver"], plan["model"]
+    lines = [
+        f"plan {plan['request']['name']!r}: {plan['status']} ({plan['message']})",
+        f"  objective {_money(plan['objective'])} {plan['request']['currency']}, "
+        f"best bound {_money(plan['best_bound'])}, gap "
+        + ("-" if plan["gap"] is None else f"{plan['gap']:.4%}"),
+        f"  solver {solver['name']} {solver['version']}: {solver['termination']} in "
+        f"{solver['seconds']:.2f} s; model {size['variables']} variables "
+        f"({size['integer_variables']} integer), {size['constraints']} constraints",
+    ]
+    for finding in plan.get("diagnosis", []):
+        lines.append(f"  ! {finding['message']}")
+    if plan["costs"]:
+        costs = plan["costs"]
+        lines.append(
+            "  costs: "
+            + ", ".join(f"{k} {_money(v)}" for k, v in costs.items() if k != "total" and abs(v) > 0)
+        )
+        kpis = plan["kpis"]
+        lines.append(
+            f"  expected fill rate {kpis['expected_fill_rate']:.1%}, expected lost units "
+            f"{kpis['expected_lost_units']:,.0f}, days of supply "
+            + ("-" if kpis["days_of_supply"] is None else f"{kpis['days_of_supply']:.1f}")
+        )
+    transfers = sorted(plan["transfers"], key=lambda x: -x["quantity"])
+    if transfers:
+        lines.append(f"  transfers ({len(transfers)}, largest first):")
+        for x in transfers[:top]:
+            lines.append(
+                f"    {x['quantity']:>8,} x {x['sku']} {x['from']} -> {x['to']} by {x['mode']}, "
+                f"day {x['ship_day']} -> {x['arrive_day']}, {_money(x['cost'])}"
+            )
+    orders = sorted(plan["orders"], key=lambda o: -o["quantity"])
+    if orders:
+        lines.append(f"  orders ({len(orders)}, largest first):")
+        for o in orders[:top]:
+            lines.append(
+                f"    {o['quantity']:>8,} x {o['sku']} from {o['supplier']} to {o['warehouse']}, "
+                f"day {o['order_day']} -> {o['arrive_day']}, {_money(o['cost'])}"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,310 @@
+"""Solved model -> plan JSON (see docs/plan-format.md), with costs and KPIs.
+
+Every cost in the plan is recomputed from the plan's own actions (rounded whole units for
+transfers and orders), so ``costs.total`` is exactly the cost of what the plan tells the
+planner to do; the solver's own figure is kept as ``solver.reported_objective``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import pyomo.environ as pyo
+
+from models.data import NetworkData
+from solvers import SolutionKind, SolveOptions, SolveResult, Termination
+
+EPS = 1e-9  # values below this are solver noise, not decisions
+
+
+def plan_status(result: SolveResult) -> str:
+    if result.solution is SolutionKind.optimal:
+        return "optimal"
+    if result.solution is SolutionKind.feasible:
+        return "feasible"
+    if result.termination is Termination.infeasible:
+        return "infeasible"
+    if result.termination in (Termination.time_limit, Termination.interrupted):
+        return "time_limit_no_solution"
+    return "error"
+
+
+def _val(var: Any) -> float:
+    v = pyo.value(var, exception=False)
+    return 0.0 if v is None or abs(v) < EPS else float(v)
+
+
+def _units(var: Any) -> int:
+    return round(_val(var))
+
+
+def solver_section(result: SolveResult, options: SolveOptions) -> dict[str, Any]:
+    return {
+        "name": result.solver,
+        "version": result.version,
+        "termination": result.termination.value,
+        "seconds": round(result.seconds, 6),
+        "time_limit": options.time_limit,
+        "mip_gap": options.mip_gap,
+        "reported_objective": result.objective,
+    }
+
+
+def model_section(result: SolveResult) -> dict[str, int]:
+    size = result.size
+    return {
+        "variables": size.variables,
+        "integer_variables": size.integer_variables,
+        "binary_variables": size.binary_variables,
+        "constraints": size.constraints,
+        "nonzeros": size.nonzeros,
+    }
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    if objective is None or bound is None:
+        return None
+    return max(0.0, (objective - bound) / max(1e-9, abs(objective)))
+
+
+def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:  # noqa: C901
+    """The decisions and their costs, read from a model whose variables hold a solution."""
+    m = model
+    lanes = {lane.key: lane for lane in data.lanes}
+    suppliers = {p.id: p for p in data.suppliers}
+    probability = data.probability
+
+    transfers: list[dict[str, Any]] = []
+    lane_units: dict[tuple[str, int], int] = defaultdict(int)
+    for k, key, t in m.ship:
+        q = _units(m.ship[k, key, t])
+        if q <= 0:
+            continue
+        lane = lanes[key]
+        lane_units[key, t] += q
+        transfers.append(
+            {
+                "sku": k,
+                "from": lane.origin,
+                "to": lane.destination,
+                "mode": lane.mode,
+                "lane": key,
+                "quantity": q,
+                "ship_day": t,
+                "arrive_day": t + lane.lead_days,
+                "unit_cost": lane.unit_cost,
+                "cost": q * lane.unit_cost,
+            }
+        )
+    lane_uses = [
+        {
+            "lane": key,
+            "from": lanes[key].origin,
+            "to": lanes[key].destination,
+            "mode": lanes[key].mode,
+            "ship_day": t,
+            "units": units,
+            "capacity": lanes[key].capacity,
+            "fixed_cost": lanes[key].fixed_cost,
+        }
+        for (key, t), units in sorted(lane_units.items(), key=lambda item: (item[0][1], item[0][0]))
+    ]
+
+    orders: list[dict[str, Any]] = []
+    supplier_units: dict[tuple[str, int], int] = defaultdict(int)
+    for pid, k, w, t in m.order:
+        q = _units(m.order[pid, k, w, t])
+        if q <= 0:
+            continue
+        p = suppliers[pid]
+        supplier_units[pid, t] += q
+        orders.append(
+            {
+                "supplier": pid,
+                "sku": k,
+                "warehouse": w,
+                "quantity": q,
+                "order_day": t,
+                "arrive_day": t + p.lead_days,
+                "unit_cost": p.unit_cost[k],
+                "cost": q * p.unit_cost[k],
+            }
+        )
+    order_days = [
+        {"supplier": pid, "order_day": t, "units": units, "fixed_cost": suppliers[pid].order_fixed_cost}
+        for (pid, t), units in sorted(supplier_units.items(), key=lambda item: (item[0][1], item[0][0]))
+    ]
+
+    allocations: list[dict[str, Any]] = []
+    served_by: dict[tuple[str, str, str], float] = defaultdict(float)  # (s, k, w)
+    served_in: dict[str, float] = defaultdict(float)
+    fulfilment = 0.0
+    for s, k, w, c, t in m.serve:
+        q = _val(m.serve[s, k, w, c, t])
+        if q <= 0:
+            continue
+        unit = data.fulfilment_cost[c, w]
+        allocations.append(
+            {
+                "sku": k,
+                "warehouse": w,
+                "channel": c,
+                "scenario": s,
+                "day": t,
+                "quantity": q,
+                "unit_cost": unit,
+                "cost": q * unit,
+            }
+        )
+        served_by[s, k, w] += q
+        served_in[s] += q
+        fulfilment += probability[s] * q * unit
+
+    lost_sales: list[dict[str, Any]] = []
+    lost_in: dict[str, float] = defaultdict(float)
+    lost_cost = 0.0
+    for s, k, c, t in m.lost:
+        q = _val(m.lost[s, k, c, t])
+        if q <= 0:
+            continue
+        penalty = data.lost_sale_penalty[k]
+        lost_sales.append(
+            {
+                "sku": k,
+                "channel": c,
+                "scenario": s,
+                "day": t,
+                "quantity": q,
+                "unit_penalty": penalty,
+                "cost": q * penalty,
+            }
+        )
+        lost_in[s] += q
+        lost_cost += probability[s] * q * penalty
+
+    holding_in: dict[str, float] = defaultdict(float)
+    leftover: dict[tuple[str, str, str], float] = {}
+    last = data.horizon_days - 1
+    for s, k, w, t in m.stock:
+        q = _val(m.stock[s, k, w, t])
+        holding_in[s] += data.holding_cost[w] * q
+        if t == last:
+            leftover[s, k, w] = q
+    salvage_in = {
+        s: -sum(data.salvage_value[k] * leftover.get((s, k, w), 0.0) for k in data.skus for w in data.warehouses)
+        for s in data.scenarios
+    }
+
+    costs = {
+        "transfer_fixed": sum(u["fixed_cost"] for u in lane_uses),
+        "transfer": sum(x["cost"] for x in transfers),
+        "order_fixed": sum(o["fixed_cost"] for o in order_days),
+        "purchase": sum(o["cost"] for o in orders),
+        "fulfilment": fulfilment,
+        "holding": sum(probability[s] * holding_in[s] for s in data.scenarios),
+        "lost_sales": lost_cost,
+        "salvage": sum(probability[s] * salvage_in[s] for s in data.scenarios),
+    }
+    costs["total"] = math.fsum(costs.values())
+    first_stage = costs["transfer_fixed"] + costs["transfer"] + costs["order_fixed"] + costs["purchase"]
+
+    demand_in: dict[str, float] = defaultdict(float)
+    for (s, _k, _c, _t), q in data.demand.items():
+        demand_in[s] += q
+    scenario_rows = []
+    for s in data.scenarios:
+        second = (
+            sum(x["cost"] for x in allocations if x["scenario"] == s)
+            + holding_in[s]
+            + sum(x["cost"] for x in lost_sales if x["scenario"] == s)
+            + salvage_in[s]
+        )
+        scenario_rows.append(
+            {
+                "name": s,
+                "probability": probability[s],
+                "demand": demand_in[s],
+                "served": served_in[s],
+                "lost": lost_in[s],
+                "fill_rate": served_in[s] / demand_in[s] if demand_in[s] > 0 else 1.0,
+                "cost": first_stage + second,
+            }
+        )
+
+    stock_levels = _stock_levels(data, transfers, orders, served_by, leftover)
+    expected_demand = sum(probability[s] * demand_in[s] for s in data.scenarios)
+    expected_served = sum(probability[s] * served_in[s] for s in data.scenarios)
+    available = sum(row["available"] for row in stock_levels)
+    daily_demand = expected_demand / data.horizon_days
+    kpis = {
+        "expected_demand": expected_demand,
+        "expected_served": expected_served,
+        "expected_fill_rate": expected_served / expected_demand if expected_demand > 0 else 1.0,
+        "expected_lost_units": sum(probability[s] * lost_in[s] for s in data.scenarios),
+        "days_of_supply": available / daily_demand if daily_demand > 0 else None,
+        "transfer_units": sum(x["quantity"] for x in transfers),
+        "order_units": sum(o["quantity"] for o in orders),
+    }
+    return {
+        "transfers": sorted(transfers, key=lambda x: (x["ship_day"], x["lane"], x["sku"])),
+        "lane_uses": lane_uses,
+        "orders": sorted(orders, key=lambda o: (o["order_day"], o["supplier"], o["sku"], o["warehouse"])),
+        "order_days": order_days,
+        "stock_levels": stock_levels,
+        "allocations": allocations,
+        "lost_sales": lost_sales,
+        "scenarios": scenario_rows,
+        "costs": costs,
+        "kpis": kpis,
+    }
+
+
+def _stock_levels(
+    data: NetworkData,
+    transfers: list[dict[str, Any]],
+    orders: list[dict[str, Any]],
+    served_by: dict[tuple[str, str, str], float],
+    leftover: dict[tuple[str, str, str], float],
+) -> list[dict[str, Any]]:
+    """Per SKU x warehouse: what is there, what the plan moves, and what is expected to remain."""
+    inflow: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (k, w), q in data.initial_stock.items():
+        inflow[k, w]["initial"] += q
+    for (k, w, _t), q in data.inbound.items():
+        inflow[k, w]["in_transit"] += q
+    for o in orders:
+        inflow[o["sku"], o["warehouse"]]["orders_in"] += o["quantity"]
+    for x in transfers:
+        inflow[x["sku"], x["to"]]["transfers_in"] += x["quantity"]
+        inflow[x["sku"], x["from"]]["transfers_out"] += x["quantity"]
+    rows = []
+    for k in data.skus:
+        for w in data.warehouses:
+            flows = inflow.get((k, w))
+            served = sum(data.probability[s] * served_by.get((s, k, w), 0.0) for s in data.scenarios)
+            if not flows and served <= 0:
+                continue
+            flows = flows or defaultdict(float)
+            available = (
+                flows["initial"] + flows["in_transit"] + flows["orders_in"] + flows["transfers_in"]
+                - flows["transfers_out"]
+            )
+            rows.append(
+                {
+                    "sku": k,
+                    "warehouse": w,
+                    "initial": flows["initial"],
+                    "in_transit": flows["in_transit"],
+                    "orders_in": flows["orders_in"],
+                    "transfers_in": flows["transfers_in"],
+                    "transfers_out": flows["transfers_out"],
+                    "available": available,
+                    "expected_served": served,
+                    "expected_leftover": sum(
+                        data.probability[s] * leftover.get((s, k, w), 0.0) for s in data.scenarios
+                    ),
+                }
+            )
+    return rows

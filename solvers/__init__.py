@@ -1,0 +1,35 @@
+"""Solver backends behind one small protocol: ``available()`` and ``solve(matrix, options)``."""
+
+from __future__ import annotations
+
+from solvers.base import ModelSize, SolutionKind, SolveOptions, SolveResult, Solver, Termination
+from solvers.highs import HighsSolver
+
+BACKENDS: dict[str, type] = {"highs": HighsSolver}
+
+
+class UnknownSolverError(ValueError):
+    pass
+
+
+def get_solver(name: str = "highs") -> Solver:
+    try:
+        solver: Solver = BACKENDS[name]()
+    except KeyError:
+        raise UnknownSolverError(
+            f"unknown solver {name!r}; available: {', '.join(sorted(BACKENDS))}"
+        ) from None
+    return solver
+
+
+__all__ = [
+    "BACKENDS",
+    "ModelSize",
+    "SolutionKind",
+    "SolveOptions",
+    "SolveResult",
+    "Solver",
+    "Termination",
+    "UnknownSolverError",
+    "get_solver",
+]

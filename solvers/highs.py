@@ -1,0 +1,154 @@
+"""HiGHS backend through highspy: the matrix model is passed as one column-wise LP."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import highspy
+import numpy as np
+
+from solvers.base import ModelSize, SolutionKind, SolveOptions, SolveResult, Termination
+from solvers.matrix import MatrixModel
+
+_MS = highspy.HighsModelStatus
+
+# HiGHS model status -> why the solver stopped. Whether a solution came with it is read
+# separately from the primal solution status.
+TERMINATION: dict[object, Termination] = {
+    _MS.kOptimal: Termination.optimal,
+    _MS.kInfeasible: Termination.infeasible,
+    _MS.kUnbounded: Termination.unbounded,
+    _MS.kUnboundedOrInfeasible: Termination.infeasible_or_unbounded,
+    _MS.kTimeLimit: Termination.time_limit,
+    _MS.kIterationLimit: Termination.interrupted,
+    _MS.kSolutionLimit: Termination.interrupted,
+    _MS.kInterrupt: Termination.interrupted,
+    _MS.kObjectiveBound: Termination.interrupted,
+    _MS.kObjectiveTarget: Termination.interrupted,
+    _MS.kModelEmpty: Termination.optimal,
+    _MS.kMemoryLimit: Termination.error,
+    _MS.kSolveError: Termination.error,
+    _MS.kPostsolveError: Termination.error,
+    _MS.kLoadError: Termination.error,
+    _MS.kModelError: Termination.error,
+    _MS.kPresolveError: Termination.error,
+    _MS.kNotset: Termination.error,
+    _MS.kUnknown: Termination.error,
+}
+
+
+_banner_shown = False
+
+
+def new_highs() -> highspy.Highs:
+    """A Highs instance, without the banner HiGHS writes to stdout on its first construction.
+
+    The banner goes straight to file descriptor 1, so it would corrupt JSON printed on stdout.
+    """
+    global _banner_shown
+    if _banner_shown:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _banner_shown = True
+    return h
+
+
+class HighsSolver:
+    name = "highs"
+
+    def available(self) -> bool:
+        return True
+
+    def version(self) -> str:
+        return new_highs().version()
+
+    def solve(self, model: MatrixModel, options: SolveOptions) -> SolveResult:
+        h = new_highs()
+        h.setOptionValue("output_flag", bool(options.verbose))
+        if options.time_limit is not None:
+            h.setOptionValue("time_limit", float(options.time_limit))
+        if options.mip_gap is not None:
+            h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+        if options.abs_gap is not None:
+            h.setOptionValue("mip_abs_gap", float(options.abs_gap))
+        if options.threads is not None:
+            h.setOptionValue("threads", int(options.threads))
+        if options.seed is not None:
+            h.setOptionValue("random_seed", int(options.seed))
+
+        h.passModel(_to_highs_lp(model))
+        start = time.perf_counter()
+        h.run()
+        seconds = time.perf_counter() - start
+
+        status = h.getModelStatus()
+        termination = TERMINATION.get(status, Termination.error)
+        info = h.getInfo()
+        is_mip = bool(model.integer.any())
+        has_primal = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+        if model.num_cols == 0:
+            has_primal = termination is Termination.optimal
+        x = np.asarray(h.getSolution().col_value, dtype=float) if has_primal else None
+        if x is not None and model.num_cols == 0:
+            x = np.zeros(0)
+        if termination is Termination.optimal and x is not None:
+            solution = SolutionKind.optimal
+        elif x is not None and termination not in (Termination.infeasible, Termination.error):
+            solution = SolutionKind.feasible
+        else:
+            solution, x = SolutionKind.none, None
+        objective = float(info.objective_function_value) + 0.0 if x is not None else None
+        if is_mip:
+            bound = float(info.mip_dual_bound)
+            best_bound = bound if np.isfinite(bound) else None
+        else:
+            best_bound = objective if solution is SolutionKind.optimal else None
+        if objective is not None and best_bound is not None and model.num_cols == 0:
+            best_bound = objective
+        return SolveResult(
+            solver=self.name,
+            version=h.version(),
+            termination=termination,
+            solution=solution,
+            objective=objective,
+            best_bound=best_bound,
+            seconds=seconds,
+            size=ModelSize.of(model),
+            x=x,
+            message=h.modelStatusToString(status),
+        )
+
+
+def _to_highs_lp(model: MatrixModel) -> highspy.HighsLp:
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.num_cols
+    lp.num_row_ = model.num_rows
+    lp.col_cost_ = model.c
+    lp.offset_ = model.offset
+    lp.col_lower_ = model.col_lower
+    lp.col_upper_ = model.col_upper
+    lp.row_lower_ = model.row_lower
+    lp.row_upper_ = model.row_upper
+    a = model.A.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = model.num_cols
+    lp.a_matrix_.num_row_ = model.num_rows
+    lp.a_matrix_.start_ = a.indptr
+    lp.a_matrix_.index_ = a.indices
+    lp.a_matrix_.value_ = a.data
+    if model.integer.any():
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+            for flag in model.integer
+        ]
+    return lp
