@@ -58,25 +58,31 @@ import pyomo.environ as pyo
 from models.data import LaneData, NetworkData, SupplierData
 
 
-def _reachable_supply_bound(data: NetworkData) -> float:
-    """Units that can ever be in the network at once: a valid big-M for any flow.
-
-    Stock on hand and in transit, plus what suppliers can deliver: a capacitated supplier at
-    most its capacity over the horizon; an uncapacitated one never more than the largest
-    scenario's total demand (validation guarantees salvage never exceeds purchase cost, so
-    buying beyond demand cannot pay).
-    """
-    existing = sum(data.initial_stock.values()) + sum(data.inbound.values())
+def _largest_scenario_demand(data: NetworkData) -> float:
     per_scenario: dict[str, float] = defaultdict(float)
     for (s, _k, _c, _t), q in data.demand.items():
         per_scenario[s] += q
-    largest_demand = max(per_scenario.values(), default=0.0)
-    supply = 0.0
-    for p in data.suppliers:
-        bound = largest_demand
-        if p.capacity_per_day is not None:
-            bound = min(bound, p.capacity_per_day * len(_order_days(p, data.horizon_days)))
-        supply += bound
+    return max(per_scenario.values(), default=0.0)
+
+
+def order_day_bound(p: SupplierData, data: NetworkData) -> float:
+    """Most units an optimal plan orders from p on one day: M_p in (8).
+
+    Units beyond the largest scenario's demand can only end as leftover, which never pays
+    (validation keeps salvage at or below purchase cost), except to reach the minimum order.
+    """
+    bound = max(_largest_scenario_demand(data), p.min_order)
+    if p.capacity_per_day is not None:
+        bound = min(bound, p.capacity_per_day)
+    return bound
+
+
+def reachable_supply_bound(data: NetworkData) -> float:
+    """Units that can ever be in the network: M_l in (4) when a lane has no capacity."""
+    existing = sum(data.initial_stock.values()) + sum(data.inbound.values())
+    supply = sum(
+        order_day_bound(p, data) * len(_order_days(p, data.horizon_days)) for p in data.suppliers
+    )
     return max(1.0, existing + supply)
 
 
@@ -94,7 +100,7 @@ def build_network_plan(data: NetworkData) -> pyo.ConcreteModel:
     horizon = data.horizon_days
     lanes = {lane.key: lane for lane in data.lanes}
     suppliers = {p.id: p for p in data.suppliers}
-    big_m = _reachable_supply_bound(data)
+    big_m = reachable_supply_bound(data)
 
     # ---- index sets -------------------------------------------------------------------------
     ship_index = [
@@ -216,9 +222,7 @@ def build_network_plan(data: NetworkData) -> pyo.ConcreteModel:
         return sum(ordered[pid, t]) >= suppliers[pid].min_order * m.place[pid, t]
 
     def order_needs_placement(m: pyo.ConcreteModel, pid: str, t: int) -> object:
-        p = suppliers[pid]
-        limit = p.capacity_per_day if p.capacity_per_day is not None else big_m
-        return sum(ordered[pid, t]) <= min(limit, big_m) * m.place[pid, t]
+        return sum(ordered[pid, t]) <= order_day_bound(suppliers[pid], data) * m.place[pid, t]
 
     placed = [key for key in place_index if ordered.get(key)]
     m.minimum_order = pyo.Constraint(

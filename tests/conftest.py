@@ -1,0 +1,60 @@
+"""Shared helpers: small requests built in code, solved through the real pipeline."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planner.pipeline import run
+from planner.validation import validate_request
+from solvers import SolveOptions
+
+REPO = Path(__file__).resolve().parents[1]
+EXACT = SolveOptions(time_limit=60, mip_gap=1e-9)
+
+
+def solve(raw: dict[str, Any], options: SolveOptions = EXACT) -> dict[str, Any]:
+    return run(validate_request(raw), options)
+
+
+def two_warehouse_request(**changes: Any) -> dict[str, Any]:
+    """Origin A holds 10 units of x; channel `live` (2-day promise) is served only from B.
+
+    One air lane A -> B: 1 day, $2 per unit, $3 per shipping day. Price 20 (the lost-sale
+    penalty). Demand of `live` on day 2, one scenario of 6 units.
+    """
+    base: dict[str, Any] = {
+        "name": "two-warehouse",
+        "horizon_days": 3,
+        "warehouses": [{"id": "A"}, {"id": "B"}],
+        "skus": [{"id": "x", "unit_cost": 5, "price": 20}],
+        "stock": [{"sku": "x", "warehouse": "A", "quantity": 10}],
+        "lanes": [
+            {"from": "A", "to": "B", "mode": "air", "lead_days": 1, "unit_cost": 2, "fixed_cost": 3}
+        ],
+        "channels": [
+            {
+                "id": "live",
+                "kind": "live",
+                "promise_days": 2,
+                "fulfilment": [
+                    {"warehouse": "B", "delivery_days": 1, "unit_cost": 0},
+                    {"warehouse": "A", "delivery_days": 6, "unit_cost": 0},
+                ],
+            }
+        ],
+        "scenarios": [
+            {"name": "base", "probability": 1, "demand": [{"sku": "x", "channel": "live", "day": 2, "quantity": 6}]}
+        ],
+    }
+    out = copy.deepcopy(base)
+    out.update(copy.deepcopy(changes))
+    return out
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
