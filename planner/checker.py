@@ -81,6 +81,7 @@ KPI_FIELDS = {
     "expected_lost_units": _NUM,
     "transfer_units": _NUM,
     "order_units": _NUM,
+    "days_of_supply": _OPT_NUM,
 }
 PLAN_LISTS = ("transfers", "lane_uses", "orders", "order_days", "allocations", "lost_sales")
 
@@ -611,8 +612,9 @@ def check_flow_conservation(facts: Facts) -> Iterable[str]:
 def check_stock_never_negative(facts: Facts) -> Iterable[str]:
     """End-of-day stock is >= 0 for every scenario, SKU, warehouse and day."""
     for (s, k, w), levels in sorted(facts.stock.items()):
+        noise = facts.tol * max(1.0, *(abs(level) for level in levels))
         for day, level in enumerate(levels):
-            if level < -facts.tol:
+            if level < -noise:
                 yield (
                     f"negative stock: sku {k} at {w} ends day {day} with {level} units "
                     f"in scenario {s}"
@@ -820,7 +822,7 @@ def check_scenarios(facts: Facts) -> Iterable[str]:
 
 
 def check_kpis(facts: Facts) -> Iterable[str]:
-    """Expected demand, served, lost, fill rate; units transferred and ordered."""
+    """Expected demand, served, lost, fill rate, days of supply; units transferred, ordered."""
     kpis = facts.plan["kpis"]
     totals = _scenario_totals(facts)
     p = facts.probability
@@ -838,6 +840,17 @@ def check_kpis(facts: Facts) -> Iterable[str]:
         facts, kpis["expected_fill_rate"], want["expected_served"], want["expected_demand"]
     ):
         yield f"kpis.expected_fill_rate {kpis['expected_fill_rate']} != expected served / demand"
+    available = math.fsum(v["available"] for v in expected_stock_levels(facts).values())
+    daily_demand = want["expected_demand"] / facts.horizon
+    supply = kpis["days_of_supply"]
+    if facts.positive(daily_demand):
+        if supply is None or not facts.close(supply, available / daily_demand):
+            yield (
+                f"kpis.days_of_supply {supply} != available stock {available} / expected "
+                f"daily demand {daily_demand}"
+            )
+    elif supply is not None:
+        yield f"kpis.days_of_supply is {supply} but there is no demand (expected null)"
 
 
 # --------------------------------------------------------------------------------------------

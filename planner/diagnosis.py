@@ -14,7 +14,7 @@ from models.data import NetworkData
 
 
 def quick_diagnosis(data: NetworkData) -> list[dict[str, Any]]:
-    findings = _unreachable_promises(data) + _supply_shortfalls(data)
+    findings = _unreachable_promises(data) + _supply_shortfalls(data) + _overfull_warehouses(data)
     if not findings:
         findings.append(
             {
@@ -38,9 +38,7 @@ def _unreachable_promises(data: NetworkData) -> list[dict[str, Any]]:
         worst[c, k] = max(worst[c, k], q)
     findings = []
     for (c, k), q in sorted(worst.items()):
-        options = sorted(
-            (days, w) for (c2, w), days in data.delivery_days.items() if c2 == c
-        )
+        options = sorted((days, w) for (c2, w), days in data.delivery_days.items() if c2 == c)
         fastest = f"; fastest is {options[0][1]} ({options[0][0]} days)" if options else ""
         findings.append(
             {
@@ -87,6 +85,30 @@ def _supply_shortfalls(data: NetworkData) -> list[dict[str, Any]]:
                     "units": q - most,
                     "message": f"scenario {s}, SKU {k}: demand {q:,.0f} exceeds the {most:,.0f} "
                     f"units on hand, in transit and orderable by {q - most:,.0f}",
+                }
+            )
+    return findings
+
+
+def _overfull_warehouses(data: NetworkData) -> list[dict[str, Any]]:
+    """Stock that starts above a warehouse's capacity must leave or sell on day 0."""
+    findings = []
+    for w in data.warehouses:
+        cap = data.warehouse_capacity[w]
+        if cap is None:
+            continue
+        start = sum(q for (k, w2), q in data.initial_stock.items() if w2 == w) + sum(
+            q for (k, w2, t), q in data.inbound.items() if w2 == w and t == 0
+        )
+        if start > cap + 1e-6:
+            findings.append(
+                {
+                    "rule": "warehouse_capacity",
+                    "warehouse": w,
+                    "units": start - cap,
+                    "message": f"warehouse {w} starts day 0 with {start:,.0f} units, "
+                    f"{start - cap:,.0f} above its capacity of {cap:,.0f}; "
+                    "the excess must ship out or sell on day 0",
                 }
             )
     return findings

@@ -1,8 +1,9 @@
 """Solved model -> plan JSON (see docs/plan-format.md), with costs and KPIs.
 
-Every cost in the plan is recomputed from the plan's own actions (rounded whole units for
-transfers and orders), so ``costs.total`` is exactly the cost of what the plan tells the
-planner to do; the solver's own figure is kept as ``solver.reported_objective``.
+Costs are recomputed from the plan's own decisions (transfers and orders rounded to whole
+units, fixed costs for the lanes and order days actually used; holding and salvage from the
+solver's end-of-day stock), so ``costs.total`` is the cost of what the plan tells the planner
+to do; the solver's own figure is kept as ``solver.reported_objective``.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return max(0.0, (objective - bound) / max(1e-9, abs(objective)))
 
 
-def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:  # noqa: C901
+def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
     """The decisions and their costs, read from a model whose variables hold a solution."""
     m = model
     lanes = {lane.key: lane for lane in data.lanes}
@@ -133,8 +134,15 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
             }
         )
     order_days = [
-        {"supplier": pid, "order_day": t, "units": units, "fixed_cost": suppliers[pid].order_fixed_cost}
-        for (pid, t), units in sorted(supplier_units.items(), key=lambda item: (item[0][1], item[0][0]))
+        {
+            "supplier": pid,
+            "order_day": t,
+            "units": units,
+            "fixed_cost": suppliers[pid].order_fixed_cost,
+        }
+        for (pid, t), units in sorted(
+            supplier_units.items(), key=lambda item: (item[0][1], item[0][0])
+        )
     ]
 
     allocations: list[dict[str, Any]] = []
@@ -193,7 +201,11 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
         if t == last:
             leftover[s, k, w] = q
     salvage_in = {
-        s: -sum(data.salvage_value[k] * leftover.get((s, k, w), 0.0) for k in data.skus for w in data.warehouses)
+        s: -sum(
+            data.salvage_value[k] * leftover.get((s, k, w), 0.0)
+            for k in data.skus
+            for w in data.warehouses
+        )
         for s in data.scenarios
     }
 
@@ -208,7 +220,9 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
         "salvage": sum(probability[s] * salvage_in[s] for s in data.scenarios),
     }
     costs["total"] = math.fsum(costs.values())
-    first_stage = costs["transfer_fixed"] + costs["transfer"] + costs["order_fixed"] + costs["purchase"]
+    first_stage = (
+        costs["transfer_fixed"] + costs["transfer"] + costs["order_fixed"] + costs["purchase"]
+    )
 
     demand_in: dict[str, float] = defaultdict(float)
     for (s, _k, _c, _t), q in data.demand.items():
@@ -250,7 +264,9 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
     return {
         "transfers": sorted(transfers, key=lambda x: (x["ship_day"], x["lane"], x["sku"])),
         "lane_uses": lane_uses,
-        "orders": sorted(orders, key=lambda o: (o["order_day"], o["supplier"], o["sku"], o["warehouse"])),
+        "orders": sorted(
+            orders, key=lambda o: (o["order_day"], o["supplier"], o["sku"], o["warehouse"])
+        ),
         "order_days": order_days,
         "stock_levels": stock_levels,
         "allocations": allocations,
@@ -283,12 +299,17 @@ def _stock_levels(
     for k in data.skus:
         for w in data.warehouses:
             flows = inflow.get((k, w))
-            served = sum(data.probability[s] * served_by.get((s, k, w), 0.0) for s in data.scenarios)
+            served = sum(
+                data.probability[s] * served_by.get((s, k, w), 0.0) for s in data.scenarios
+            )
             if not flows and served <= 0:
                 continue
             flows = flows or defaultdict(float)
             available = (
-                flows["initial"] + flows["in_transit"] + flows["orders_in"] + flows["transfers_in"]
+                flows["initial"]
+                + flows["in_transit"]
+                + flows["orders_in"]
+                + flows["transfers_in"]
                 - flows["transfers_out"]
             )
             rows.append(

@@ -198,7 +198,7 @@ VALID_PLAN: dict[str, Any] = {
     },
     "kpis": {
         "expected_demand": 13.75, "expected_served": 13.5, "expected_fill_rate": 13.5 / 13.75,
-        "expected_lost_units": 0.25, "days_of_supply": 0.0, "transfer_units": 7,
+        "expected_lost_units": 0.25, "days_of_supply": 31 * 3 / 13.75, "transfer_units": 7,
         "order_units": 10,
     },
 }  # fmt: skip
@@ -545,3 +545,29 @@ def test_missing_field_is_reported_not_raised() -> None:
     violations = check_plan(request(), mutated(change))
     assert_caught(violations, "transfers[0]", "arrive_day")
     assert_caught(violations, "costs", "holding")
+
+
+# --- every field the contract defines is checked -------------------------------------------------
+
+UNCHECKED = {("message",), ("best_bound",), ("gap",)}
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        return [leaf for key, value in node.items() for leaf in _leaves(value, (*path, key))]
+    if isinstance(node, list):
+        return [leaf for i, value in enumerate(node) for leaf in _leaves(value, (*path, i))]
+    return [] if path in UNCHECKED or node is None or path == ("status",) else [path]
+
+
+@pytest.mark.parametrize("path", _leaves(VALID_PLAN), ids=lambda p: ".".join(map(str, p)))
+def test_every_field_is_checked(path: tuple[Any, ...]) -> None:
+    """Changing any single value of the valid plan (a number by one, a name to another) is
+    caught: no field of the contract goes unchecked."""
+    p = plan()
+    parent = p
+    for key in path[:-1]:
+        parent = parent[key]
+    value = parent[path[-1]]
+    parent[path[-1]] = value + 1 if isinstance(value, int | float) else f"{value}-x"
+    assert check_plan(request(), p), f"changing {path} from {value!r} went unnoticed"
