@@ -19,7 +19,9 @@ DEFAULT_MAX_BODY = 20 * 1024 * 1024
 DEFAULT_SYNC_TIME_CAP = 60.0
 
 
-def problem(status: int, title: str, detail: str = "", errors: list[FieldError] | None = None) -> Response:
+def problem(
+    status: int, title: str, detail: str = "", errors: list[FieldError] | None = None
+) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -53,7 +55,9 @@ def _solve_options(query: dict[str, str], cap: float) -> tuple[SolveOptions, str
         errors.append(FieldError("query.gap", "must be below 1"))
     solver = query.get("solver", "highs")
     if solver not in BACKENDS:
-        errors.append(FieldError("query.solver", f"unknown solver; available: {', '.join(sorted(BACKENDS))}"))
+        errors.append(
+            FieldError("query.solver", f"unknown solver; available: {', '.join(sorted(BACKENDS))}")
+        )
     if errors:
         raise RequestError(errors)
     limit = cap if time_limit is None else min(time_limit, cap)
@@ -81,7 +85,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def solve_now() -> Response:
         """Synchronous solve for small requests, bounded by the server's time cap."""
         if not request.is_json:
-            return problem(415, "Unsupported Media Type", "send the plan request as application/json")
+            return problem(
+                415, "Unsupported Media Type", "send the plan request as application/json"
+            )
         options, solver = _solve_options(request.args.to_dict(), app.config["SYNC_TIME_CAP"])
         raw = parse_json(request.get_data(as_text=True))
         plan = run(validate_request(raw), options, solver=solver)

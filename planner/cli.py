@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--seed", type=int, default=None)
     solve.add_argument("--solver", choices=sorted(BACKENDS), default="highs")
     solve.add_argument("--out", help="write the plan JSON here")
-    solve.add_argument("--json", action="store_true", help="print the plan JSON instead of a summary")
+    solve.add_argument(
+        "--json", action="store_true", help="print the plan JSON instead of a summary"
+    )
     solve.add_argument("--verbose", action="store_true", help="show the solver log")
 
     validate = sub.add_parser("validate", help="check a request without solving it")
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     if args.command == "validate":
         print(
-            f"{args.request}: valid ({len(request.skus)} SKUs, {len(request.warehouses)} warehouses, "
+            f"{args.request}: valid ({len(request.skus)} SKUs, "
+            f"{len(request.warehouses)} warehouses, "
             f"{len(request.channels)} channels, {len(request.scenarios)} scenarios, "
             f"{request.horizon_days} days)"
         )

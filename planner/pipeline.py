@@ -39,7 +39,9 @@ def request_fingerprint(request: PlanRequest) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def plan_from_json(raw: Any, options: SolveOptions | None = None, solver: str = "highs") -> dict[str, Any]:
+def plan_from_json(
+    raw: Any, options: SolveOptions | None = None, solver: str = "highs"
+) -> dict[str, Any]:
     """Validate untrusted JSON (raises RequestError) and plan it."""
     start = time.perf_counter()
     request = validate_request(raw)
@@ -104,7 +106,11 @@ def run(
 
 def _success_message(status: str, gap: float | None, termination: str) -> str:
     if status == "optimal":
-        return f"proven optimal within relative gap {gap:.2e}" if gap and gap > 1e-9 else "proven optimal"
+        return (
+            f"proven optimal within relative gap {gap:.2e}"
+            if gap and gap > 1e-9
+            else "proven optimal"
+        )
     gap_text = f"relative gap {gap:.2%}" if gap is not None else "no bound"
     return f"best plan found, not proven optimal: solver stopped on {termination}, {gap_text}"
 

@@ -85,7 +85,9 @@ def network_data(request: PlanRequest) -> NetworkData:
                 lead_days=p.lead_days,
                 unit_cost={k: p.unit_costs.get(k, sku_cost[k]) for k in (p.skus or sku_ids)},
                 capacity_per_day=p.capacity_per_day,
-                capacity_windows=tuple((w.start_day, w.end_day, w.capacity) for w in p.capacity_windows),
+                capacity_windows=tuple(
+                    (w.start_day, w.end_day, w.capacity) for w in p.capacity_windows
+                ),
                 min_order=p.min_order,
                 order_fixed_cost=p.order_fixed_cost,
             )
@@ -96,7 +98,9 @@ def network_data(request: PlanRequest) -> NetworkData:
         inbound=dict(inbound),
         demand=spread_demand(request),
         eligible=eligible_warehouses(request),
-        fulfilment_cost={(ch.id, f.warehouse): f.unit_cost for ch in request.channels for f in ch.fulfilment},
+        fulfilment_cost={
+            (ch.id, f.warehouse): f.unit_cost for ch in request.channels for f in ch.fulfilment
+        },
         delivery_days={
             (ch.id, f.warehouse): f.delivery_days for ch in request.channels for f in ch.fulfilment
         },

@@ -56,7 +56,8 @@ class Warehouse(_Strict):
     country: str = ""
     kind: WarehouseKind = WarehouseKind.overseas
     capacity: Quantity | None = Field(
-        default=None, description="Units the warehouse can hold at the end of any day; none = unlimited."
+        default=None,
+        description="Units the warehouse can hold at the end of any day; none = unlimited.",
     )
     holding_cost: Money = Field(default=0.0, description="Cost per unit held per day.")
 
@@ -74,13 +75,20 @@ class Supplier(_Strict):
     country: str = ""
     deliver_to: list[Id] = Field(min_length=1, description="Warehouses it can deliver to.")
     skus: list[Id] | None = Field(default=None, description="SKUs it makes; none = all SKUs.")
-    lead_days: Day = Field(default=0, description="An order placed on day t arrives on t + lead_days.")
-    unit_costs: dict[Id, Money] = Field(
-        default_factory=dict, description="Per-SKU purchase cost; a SKU not listed costs its unit_cost."
+    lead_days: Day = Field(
+        default=0, description="An order placed on day t arrives on t + lead_days."
     )
-    capacity_per_day: Quantity | None = Field(default=None, description="Units per order day; none = unlimited.")
+    unit_costs: dict[Id, Money] = Field(
+        default_factory=dict,
+        description="Per-SKU purchase cost; a SKU not listed costs its unit_cost.",
+    )
+    capacity_per_day: Quantity | None = Field(
+        default=None, description="Units per order day; none = unlimited."
+    )
     capacity_windows: list[CapacityWindow] = Field(default_factory=list)
-    min_order: Quantity = Field(default=0.0, description="Minimum units in one order (per supplier and day).")
+    min_order: Quantity = Field(
+        default=0.0, description="Minimum units in one order (per supplier and day)."
+    )
     order_fixed_cost: Money = Field(default=0.0, description="Cost of placing an order on a day.")
 
 
@@ -133,8 +141,12 @@ class Lane(_Strict):
     mode: LaneMode = LaneMode.truck
     lead_days: Day = 0
     unit_cost: Money = 0.0
-    fixed_cost: Money = Field(default=0.0, description="Paid once for each day the lane ships anything.")
-    capacity: Quantity | None = Field(default=None, description="Units per shipping day; none = unlimited.")
+    fixed_cost: Money = Field(
+        default=0.0, description="Paid once for each day the lane ships anything."
+    )
+    capacity: Quantity | None = Field(
+        default=None, description="Units per shipping day; none = unlimited."
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -152,7 +164,9 @@ class Fulfilment(_Strict):
 class Channel(_Strict):
     id: Id
     kind: ChannelKind = ChannelKind.marketplace
-    promise_days: Day = Field(description="Delivery promise; only warehouses that meet it may serve.")
+    promise_days: Day = Field(
+        description="Delivery promise; only warehouses that meet it may serve."
+    )
     fulfilment: list[Fulfilment] = Field(min_length=1)
 
 
@@ -174,14 +188,16 @@ class Scenario(_Strict):
 
 class Policy(_Strict):
     lost_sale_penalty: Money | None = Field(
-        default=None, description="Per unit of unmet demand for SKUs without their own; default: price."
+        default=None,
+        description="Per unit of unmet demand for SKUs without their own; default: price.",
     )
     salvage_fraction: float = Field(
         default=0.0,
         ge=-10,
         le=1,
         allow_inf_nan=False,
-        description="Leftover value at the horizon's end as a share of unit_cost (negative = disposal cost).",
+        description="Leftover value at the horizon's end as a share of unit_cost "
+        "(negative = disposal cost).",
     )
     serve_all_demand: bool = Field(
         default=False, description="Hard rule: every unit of demand must be served (no lost sales)."

@@ -99,12 +99,15 @@ def _duplicates(ids: list[str], path: str, field: str = "id") -> Iterable[FieldE
     seen: dict[str, int] = {}
     for i, ident in enumerate(ids):
         if ident in seen:
-            yield FieldError(f"{path}[{i}].{field}", f"duplicate {field} {ident!r} (first at index {seen[ident]})")
+            yield FieldError(
+                f"{path}[{i}].{field}",
+                f"duplicate {field} {ident!r} (first at index {seen[ident]})",
+            )
         else:
             seen[ident] = i
 
 
-def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:  # noqa: C901 - a flat checklist
+def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
     warehouses = {w.id for w in r.warehouses}
     skus = {s.id for s in r.skus}
     channels = {c.id for c in r.channels}
@@ -136,9 +139,13 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:  # noqa: C901
             yield from unknown("sku", skus, k, f"{base}.unit_costs.{k}")
         for j, win in enumerate(p.capacity_windows):
             if win.end_day < win.start_day:
-                yield FieldError(f"{base}.capacity_windows[{j}].end_day", "end_day is before start_day")
+                yield FieldError(
+                    f"{base}.capacity_windows[{j}].end_day", "end_day is before start_day"
+                )
         if p.capacity_per_day is not None and 0 < p.capacity_per_day < p.min_order:
-            yield FieldError(f"{base}.min_order", "min_order exceeds capacity_per_day: no order can be placed")
+            yield FieldError(
+                f"{base}.min_order", "min_order exceeds capacity_per_day: no order can be placed"
+            )
 
     sku_by_id = {s.id: s for s in r.skus}
     for i, p in enumerate(r.suppliers):
@@ -172,8 +179,12 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:  # noqa: C901
     for i, ch in enumerate(r.channels):
         base = f"$.channels[{i}]"
         for j, f in enumerate(ch.fulfilment):
-            yield from unknown("warehouse", warehouses, f.warehouse, f"{base}.fulfilment[{j}].warehouse")
-        yield from _duplicates([f.warehouse for f in ch.fulfilment], f"{base}.fulfilment", "warehouse")
+            yield from unknown(
+                "warehouse", warehouses, f.warehouse, f"{base}.fulfilment[{j}].warehouse"
+            )
+        yield from _duplicates(
+            [f.warehouse for f in ch.fulfilment], f"{base}.fulfilment", "warehouse"
+        )
 
     total = math.fsum(s.probability for s in r.scenarios)
     if abs(total - 1.0) > PROBABILITY_TOLERANCE:

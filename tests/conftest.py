@@ -47,7 +47,11 @@ def two_warehouse_request(**changes: Any) -> dict[str, Any]:
             }
         ],
         "scenarios": [
-            {"name": "base", "probability": 1, "demand": [{"sku": "x", "channel": "live", "day": 2, "quantity": 6}]}
+            {
+                "name": "base",
+                "probability": 1,
+                "demand": [{"sku": "x", "channel": "live", "day": 2, "quantity": 6}],
+            }
         ],
     }
     out = copy.deepcopy(base)

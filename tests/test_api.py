@@ -56,7 +56,9 @@ def test_oversized_body_is_413(client: FlaskClient) -> None:
 
 
 def test_bad_query_option_names_it(client: FlaskClient) -> None:
-    response = client.post("/v1/plans:solve?time_limit=-3&solver=cplex", json=two_warehouse_request())
+    response = client.post(
+        "/v1/plans:solve?time_limit=-3&solver=cplex", json=two_warehouse_request()
+    )
     assert response.status_code == 422
     assert {e["path"] for e in response.json["errors"]} == {"query.time_limit", "query.solver"}
 

@@ -11,7 +11,13 @@ from conftest import solve, two_warehouse_request
 
 
 def _demand(q: float, day: int = 2, channel: str = "live", sku: str = "x") -> list[dict]:
-    return [{"name": "base", "probability": 1, "demand": [{"sku": sku, "channel": channel, "day": day, "quantity": q}]}]
+    return [
+        {
+            "name": "base",
+            "probability": 1,
+            "demand": [{"sku": sku, "channel": channel, "day": day, "quantity": q}],
+        }
+    ]
 
 
 def _served_from(plan: dict, warehouse: str) -> float:
@@ -124,9 +130,17 @@ def test_multi_hop_route_through_a_hub() -> None:
 def test_stock_in_transit_is_usable_only_from_its_arrival_day() -> None:
     # B has nothing on hand; 6 units arrive at B on day 2 (in transit). Demand of 6 on day 1
     # cannot use them (the A lane is removed); demand on day 2 can.
-    base = {"stock": [], "lanes": [], "in_transit": [{"sku": "x", "warehouse": "B", "quantity": 6, "arrival_day": 2}]}
-    assert _lost(solve(two_warehouse_request(**base, scenarios=_demand(6, day=1)))) == pytest.approx(6)
-    assert _lost(solve(two_warehouse_request(**base, scenarios=_demand(6, day=2)))) == pytest.approx(0)
+    base = {
+        "stock": [],
+        "lanes": [],
+        "in_transit": [{"sku": "x", "warehouse": "B", "quantity": 6, "arrival_day": 2}],
+    }
+    assert _lost(
+        solve(two_warehouse_request(**base, scenarios=_demand(6, day=1)))
+    ) == pytest.approx(6)
+    assert _lost(
+        solve(two_warehouse_request(**base, scenarios=_demand(6, day=2)))
+    ) == pytest.approx(0)
 
 
 def test_supplier_lead_time_and_daily_capacity() -> None:
@@ -150,8 +164,14 @@ def test_supplier_capacity_window() -> None:
     req = two_warehouse_request(
         stock=[],
         lanes=[],
-        suppliers=[{"id": "f", "deliver_to": ["B"], "lead_days": 1,
-                    "capacity_windows": [{"start_day": 0, "end_day": 1, "capacity": 7}]}],
+        suppliers=[
+            {
+                "id": "f",
+                "deliver_to": ["B"],
+                "lead_days": 1,
+                "capacity_windows": [{"start_day": 0, "end_day": 1, "capacity": 7}],
+            }
+        ],
         scenarios=_demand(10, day=2),
     )
     plan = solve(req)
@@ -203,7 +223,10 @@ def test_serve_all_demand_with_an_unmeetable_promise_names_the_channel() -> None
     plan = solve(req)
     assert plan["status"] == "infeasible"
     assert plan["diagnosis"][0]["rule"] == "promise_respected"
-    assert "live" in plan["diagnosis"][0]["message"] and "B (1 days)" in plan["diagnosis"][0]["message"]
+    assert (
+        "live" in plan["diagnosis"][0]["message"]
+        and "B (1 days)" in plan["diagnosis"][0]["message"]
+    )
 
 
 def test_holding_cost_delays_shipments_until_needed() -> None:

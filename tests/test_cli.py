@@ -20,13 +20,17 @@ def test_solve_writes_the_plan_and_prints_a_summary(tmp_path: Path) -> None:
     request = tmp_path / "r.json"
     request.write_text(json.dumps(two_warehouse_request()))
     out = tmp_path / "plan.json"
-    proc = _planner("solve", str(request), "--time-limit", "30", "--gap", "0.0001", "--out", str(out))
+    proc = _planner(
+        "solve", str(request), "--time-limit", "30", "--gap", "0.0001", "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(out.read_text())
     assert plan["status"] == "optimal"
     assert plan["costs"]["total"] == plan["objective"]
     assert plan["solver"]["time_limit"] == 30 and plan["solver"]["mip_gap"] == 0.0001
-    assert "optimal" in proc.stdout and "A -> B by air" in proc.stdout and "fill rate" in proc.stdout
+    assert (
+        "optimal" in proc.stdout and "A -> B by air" in proc.stdout and "fill rate" in proc.stdout
+    )
 
 
 def test_solve_json_prints_only_json(tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ def test_two_scenario_transfer_is_sized_for_the_high_scenario() -> None:
     # units sold on day 2 (4 or 8, expected -6): 16 unit-days x $0.1 = 1.6, whichever day
     # the transfer leaves.
     # Total = 3 + 16 (transfer) + 6 (fulfilment: 0.5*4 + 0.5*8 units at $1) + 1.6 = 26.6.
-    # Shipping only 4 saves 8 of transfer and 2 of fulfilment but loses 0.5 * 4 * 20 = 40. Not shipping at all loses 0.5*(4+8)*20 = 120: worse.
+    # Shipping only 4 saves 8 of transfer and 2 of fulfilment but loses 0.5 * 4 * 20 = 40;
+    # not shipping at all loses 0.5 * (4 + 8) * 20 = 120: both worse.
     plan = solve(
         two_warehouse_request(
             warehouses=[{"id": "A", "holding_cost": 0.1}, {"id": "B", "holding_cost": 0.1}],
@@ -36,8 +37,16 @@ def test_two_scenario_transfer_is_sized_for_the_high_scenario() -> None:
                 }
             ],
             scenarios=[
-                {"name": "lo", "probability": 0.5, "demand": [{"sku": "x", "channel": "live", "day": 2, "quantity": 4}]},
-                {"name": "hi", "probability": 0.5, "demand": [{"sku": "x", "channel": "live", "day": 2, "quantity": 8}]},
+                {
+                    "name": "lo",
+                    "probability": 0.5,
+                    "demand": [{"sku": "x", "channel": "live", "day": 2, "quantity": 4}],
+                },
+                {
+                    "name": "hi",
+                    "probability": 0.5,
+                    "demand": [{"sku": "x", "channel": "live", "day": 2, "quantity": 8}],
+                },
             ],
         )
     )

@@ -111,9 +111,7 @@ CLI_CASES = {
     ),
     "probabilities_0.9": (
         json.dumps(
-            two_warehouse_request(
-                scenarios=[{"name": "s", "probability": 0.9, "demand": []}]
-            )
+            two_warehouse_request(scenarios=[{"name": "s", "probability": 0.9, "demand": []}])
         ),
         "$.scenarios: scenario probabilities sum to 0.9, not 1",
     ),
@@ -136,7 +134,10 @@ def test_cli_missing_file_exits_2_without_a_traceback(tmp_path: Path) -> None:
     # A real process, so an uncaught exception would show as a traceback on stderr.
     proc = subprocess.run(
         [sys.executable, "-m", "planner.cli", "solve", str(tmp_path / "nope.json")],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
     assert proc.returncode == 2 and "cannot read" in proc.stderr
     assert "Traceback" not in proc.stderr
