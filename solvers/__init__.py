@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from solvers.base import ModelSize, SolutionKind, SolveOptions, SolveResult, Solver, Termination
+from solvers.base import (
+    ModelSize,
+    Progress,
+    SolutionKind,
+    SolveControl,
+    SolveOptions,
+    Solver,
+    SolveResult,
+    Termination,
+)
 from solvers.highs import HighsSolver
 
 BACKENDS: dict[str, type] = {"highs": HighsSolver}
@@ -25,7 +34,9 @@ def get_solver(name: str = "highs") -> Solver:
 __all__ = [
     "BACKENDS",
     "ModelSize",
+    "Progress",
     "SolutionKind",
+    "SolveControl",
     "SolveOptions",
     "SolveResult",
     "Solver",

@@ -6,6 +6,7 @@ A result keeps two questions apart, as Pyomo's solver layer does: why the solver
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -40,6 +41,36 @@ class SolveOptions:
     threads: int | None = None
     seed: int | None = None
     verbose: bool = False
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a solver knows mid-solve (minimisation): best plan cost so far and proven bound."""
+
+    seconds: float
+    incumbent: float | None
+    bound: float | None
+    gap: float | None
+
+
+@dataclass
+class SolveControl:
+    """Live hooks into a solve.
+
+    progress: called with a :class:`Progress` whenever the solver reports one (at least on
+    each improved incumbent); keep it cheap.
+    should_stop: polled by the solver; returning True interrupts the solve, which then returns
+    its best incumbent (termination ``interrupted``).
+    start: a MIP start, one value per column (NaN where unknown); the solver may repair or
+    ignore it.
+    on_incumbent: called with (objective, x) for each improved incumbent, so a caller that
+    has to kill the solve can still return the best plan found.
+    """
+
+    progress: Callable[[Progress], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+    start: np.ndarray | None = None
+    on_incumbent: Callable[[float, np.ndarray], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,4 +115,8 @@ class Solver(Protocol):
 
     def available(self) -> bool: ...
 
-    def solve(self, model: MatrixModel, options: SolveOptions) -> SolveResult: ...
+    def version(self) -> str: ...
+
+    def solve(
+        self, model: MatrixModel, options: SolveOptions, control: SolveControl | None = None
+    ) -> SolveResult: ...

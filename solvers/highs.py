@@ -9,7 +9,15 @@ import time
 import highspy
 import numpy as np
 
-from solvers.base import ModelSize, SolutionKind, SolveOptions, SolveResult, Termination
+from solvers.base import (
+    ModelSize,
+    Progress,
+    SolutionKind,
+    SolveControl,
+    SolveOptions,
+    SolveResult,
+    Termination,
+)
 from solvers.matrix import MatrixModel
 
 _MS = highspy.HighsModelStatus
@@ -72,7 +80,9 @@ class HighsSolver:
     def version(self) -> str:
         return new_highs().version()
 
-    def solve(self, model: MatrixModel, options: SolveOptions) -> SolveResult:
+    def solve(
+        self, model: MatrixModel, options: SolveOptions, control: SolveControl | None = None
+    ) -> SolveResult:
         h = new_highs()
         h.setOptionValue("output_flag", bool(options.verbose))
         if options.time_limit is not None:
@@ -87,6 +97,8 @@ class HighsSolver:
             h.setOptionValue("random_seed", int(options.seed))
 
         h.passModel(_to_highs_lp(model))
+        if control is not None:
+            _attach_control(h, model, control)
         start = time.perf_counter()
         h.run()
         seconds = time.perf_counter() - start
@@ -101,7 +113,14 @@ class HighsSolver:
         x = np.asarray(h.getSolution().col_value, dtype=float) if has_primal else None
         if x is not None and model.num_cols == 0:
             x = np.zeros(0)
-        if termination is Termination.optimal and x is not None:
+        if (
+            is_mip
+            and termination is Termination.optimal
+            and info.mip_gap > 1e-9
+            and np.isfinite(info.mip_gap)
+        ):
+            termination = Termination.gap_reached  # optimal within the requested tolerance
+        if termination in (Termination.optimal, Termination.gap_reached) and x is not None:
             solution = SolutionKind.optimal
         elif x is not None and termination not in (Termination.infeasible, Termination.error):
             solution = SolutionKind.feasible
@@ -127,6 +146,61 @@ class HighsSolver:
             x=x,
             message=h.modelStatusToString(status),
         )
+
+
+PROGRESS_EVERY_SECONDS = 0.5
+
+
+def _attach_control(h: highspy.Highs, model: MatrixModel, control: SolveControl) -> None:
+    """Wire progress reports, incumbent capture, interruption and a MIP start into HiGHS."""
+    last_report = [-PROGRESS_EVERY_SECONDS]
+
+    def report(out: object, force: bool) -> None:
+        if control.progress is None:
+            return
+        now = float(out.running_time)  # type: ignore[attr-defined]
+        if not force and now - last_report[0] < PROGRESS_EVERY_SECONDS:
+            return
+        last_report[0] = now
+        incumbent = float(out.mip_primal_bound)  # type: ignore[attr-defined]
+        bound = float(out.mip_dual_bound)  # type: ignore[attr-defined]
+        gap = float(out.mip_gap)  # type: ignore[attr-defined]
+        control.progress(
+            Progress(
+                seconds=now,
+                incumbent=incumbent if np.isfinite(incumbent) else None,
+                bound=bound if np.isfinite(bound) else None,
+                gap=gap if np.isfinite(gap) and np.isfinite(incumbent) else None,
+            )
+        )
+
+    def improved(event: highspy.cb.HighsCallbackEvent) -> None:  # type: ignore[name-defined]
+        out = event.data_out
+        if control.on_incumbent is not None:
+            control.on_incumbent(
+                float(out.objective_function_value), np.array(out.mip_solution, dtype=float)
+            )
+        report(out, force=True)
+
+    def interrupt(event: highspy.cb.HighsCallbackEvent) -> None:  # type: ignore[name-defined]
+        report(event.data_out, force=False)
+        if control.should_stop is not None and control.should_stop():
+            event.interrupt()
+
+    def lp_interrupt(event: highspy.cb.HighsCallbackEvent) -> None:  # type: ignore[name-defined]
+        if control.should_stop is not None and control.should_stop():
+            event.interrupt()
+
+    if model.integer.any():
+        h.cbMipImprovingSolution.subscribe(improved)
+        h.cbMipInterrupt.subscribe(interrupt)
+    if control.should_stop is not None:
+        h.cbSimplexInterrupt.subscribe(lp_interrupt)
+        h.cbIpmInterrupt.subscribe(lp_interrupt)
+    if control.start is not None:
+        known = np.flatnonzero(~np.isnan(control.start))
+        if known.size:
+            h.setSolution(int(known.size), known.astype(np.int32), control.start[known])
 
 
 def _to_highs_lp(model: MatrixModel) -> highspy.HighsLp:
