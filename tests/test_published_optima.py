@@ -14,6 +14,7 @@ import functools
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +38,19 @@ from planner.validation import validate_request
 from solvers import SolveOptions
 
 REL_TOL = 1e-6
-SOLVE_OPTIONS = SolveOptions(time_limit=120, mip_gap=1e-9)
+SOLVE_OPTIONS = SolveOptions(time_limit=600, mip_gap=1e-9)
 
 CAP_INSTANCES = ["cap41", "cap71", "cap94", "cap131"]
 FCNETLIB_INSTANCES = ["k10x90", "g40x132", "r20x100", "l121x232", "beasleyC1"]
+# Solve times measured with HiGHS 1.16 on 2 shared cores: the cap files and k10x90 take a few
+# seconds or less; these take 20-90 s each (the model's integer transfer quantities make
+# HiGHS branch on flows; with continuous flows they solve in 0.2-5 s). Marked `slow`: still run
+# in CI, deselect locally with -m "not slow".
+SLOW_INSTANCES = {"g40x132", "r20x100", "l121x232", "beasleyC1"}
+BENCH_CASES = [
+    pytest.param(name, marks=pytest.mark.slow) if name in SLOW_INSTANCES else name
+    for name in CAP_INSTANCES + FCNETLIB_INSTANCES
+]
 
 
 def bench_dir() -> Path:
@@ -84,7 +94,7 @@ def assert_optimal_plan(plan: dict[str, Any], expected: float) -> None:
 # --------------------------------------------------------------------------- published optima
 
 
-@pytest.mark.parametrize("instance", CAP_INSTANCES + FCNETLIB_INSTANCES)
+@pytest.mark.parametrize("instance", BENCH_CASES)
 def test_reproduces_published_optimum(instance: str) -> None:
     optimum = read_bench_optima(require_bench())[instance]
     assert optimum.proven, f"{instance}: the published value is not a proven optimum"
@@ -93,7 +103,7 @@ def test_reproduces_published_optimum(instance: str) -> None:
     assert plan["kpis"]["expected_fill_rate"] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("instance", CAP_INSTANCES + FCNETLIB_INSTANCES)
+@pytest.mark.parametrize("instance", BENCH_CASES)
 def test_benchmark_plan_passes_checker(instance: str) -> None:
     checker = pytest.importorskip("planner.checker", exc_type=ModuleNotFoundError)
     require_bench()
@@ -102,12 +112,14 @@ def test_benchmark_plan_passes_checker(instance: str) -> None:
 
 
 def test_every_bench_file_imports_to_a_valid_request() -> None:
-    """All cap files (capa/capb/capc at every published capacity) and all FCNetLib files."""
+    """Every cap file (capa/capb/capc, 100 x 1000, at one published capacity each: validating
+    them takes about a second apiece) and every FCNetLib file."""
     bench = require_bench()
     optima = read_bench_optima(bench)
-    names = [name for name in optima if name.startswith("cap")]
+    names = [name for name in optima if re.fullmatch(r"cap\d+", name)]
+    names += ["capa_8000", "capb_5000", "capc_5000"]
     names += sorted(p.stem for p in (bench / "fcnetlib" / "converted").glob("*.json"))
-    assert len(names) >= 37 + 12 + 72 - 1
+    assert len(names) == 37 + 3 + 72
     for name in names:
         request = validate_request(bench_request(bench, name))
         assert request.policy.serve_all_demand, name
