@@ -42,48 +42,97 @@ Constraints
         A lane with lead 0 moves stock within the day, so routes through a hub are multi-hop.
     (2) demand_met_or_lost[s,k,c,t]:  sum_{w in E_c} serve_skwct + lost_skct = D_skct
     (3) promise_respected: serve exists only for w in E_c (by construction of the index set).
-    (4) lane_capacity[l,t]:  sum_k ship_klt <= M_l use_lt   (M_l = U_l, or the units that can
-        ever reach o_l when U_l is unlimited; without F_l the right side is just U_l)
+    (4) lane_capacity[l,t]:  sum_k ship_klt <= M_lt use_lt   (M_lt = min(U_l, sum_k S_kt));
+        without F_l the right side is just U_l
+    (4b) lane_use_per_sku[k,l,t]:  ship_klt <= S_kt use_lt   (valid, and far tighter in the LP
+        relaxation than (4) when many SKUs share a lane)
+    Bounds: S_kt = units of k that can exist by day t (stock, arrivals, supplier deliveries at
+    most D_k + m_p per order day, D_k the largest scenario demand of k): 0 <= ship_klt <= S_kt,
+    0 <= order_pkwt <= min(Q_p, D_k + m_p).
     (5) warehouse_capacity[s,w,t]:  sum_k stock_skwt <= V_w
     (6) supplier_daily_capacity[p,t]:  sum_kw order_pkwt <= Q_p
     (7) supplier_window_capacity[p,i]:  sum_{t in [a_i, b_i]} sum_kw order_pkwt <= Q_i
     (8) minimum_order[p,t]:  m_p place_pt <= sum_kw order_pkwt <= M_p place_pt
+
+Elastic twin (built only to explain an infeasible request)
+    Each hard rule gets a named slack >= 0, all priced at a weight Omega far above any cost:
+    serve_late_skwct (demand served from a warehouse that misses the promise, breaks (3);
+    priced per unit and day late, so the nearest stock is preferred),
+    lost_skct when every unit must be served, over_lane_capacity_lt (4),
+    over_warehouse_capacity_swt (5), over_supplier_daily_pt (6), over_supplier_window_pi (7),
+    short_of_minimum_order_pt (8). Minimising cost + Omega * sum(slacks) gives the smallest
+    violation and, among those, the cheapest plan: the "cheapest repair".
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+
 import pyomo.environ as pyo
 
 from models.data import LaneData, NetworkData, SupplierData
 
 
-def _largest_scenario_demand(data: NetworkData) -> float:
-    per_scenario: dict[str, float] = defaultdict(float)
-    for (s, _k, _c, _t), q in data.demand.items():
-        per_scenario[s] += q
-    return max(per_scenario.values(), default=0.0)
+def largest_sku_demand(data: NetworkData) -> dict[str, float]:
+    """D_k: the largest total demand of each SKU over the scenarios."""
+    per: dict[tuple[str, str], float] = defaultdict(float)
+    for (s, k, _c, _t), q in data.demand.items():
+        per[s, k] += q
+    out = dict.fromkeys(data.skus, 0.0)
+    for (_s, k), q in per.items():
+        out[k] = max(out[k], q)
+    return out
 
 
-def order_day_bound(p: SupplierData, data: NetworkData) -> float:
-    """Most units an optimal plan orders from p on one day: M_p in (8).
+def order_bound(p: SupplierData, k: str, demand: dict[str, float]) -> float:
+    """Most units of k an optimal plan orders from p on one day (upper bound of order_pkwt).
 
-    Units beyond the largest scenario's demand can only end as leftover, which never pays
-    (validation keeps salvage at or below purchase cost), except to reach the minimum order.
+    Units of k beyond the most that can ever be sold (D_k) end as leftover, which never
+    pays (validation keeps salvage at or below purchase cost, holding is never negative),
+    except to reach p's minimum order, which needs at most m_p more.
     """
-    bound = max(_largest_scenario_demand(data), p.min_order)
+    bound = demand[k] + p.min_order
     if p.capacity_per_day is not None:
         bound = min(bound, p.capacity_per_day)
     return bound
 
 
-def reachable_supply_bound(data: NetworkData) -> float:
-    """Units that can ever be in the network: M_l in (4) when a lane has no capacity."""
-    existing = sum(data.initial_stock.values()) + sum(data.inbound.values())
-    supply = sum(
-        order_day_bound(p, data) * len(_order_days(p, data.horizon_days)) for p in data.suppliers
-    )
-    return max(1.0, existing + supply)
+def order_day_bound(p: SupplierData, demand: dict[str, float]) -> float:
+    """M_p in (8): most units ordered from p on one day."""
+    bound = sum(demand[k] for k in p.skus) + p.min_order
+    if p.capacity_per_day is not None:
+        bound = min(bound, p.capacity_per_day)
+    return bound
+
+
+def sku_supply_by_day(data: NetworkData, demand: dict[str, float]) -> dict[tuple[str, int], float]:
+    """S_kt: units of SKU k that can exist in the network by the end of day t.
+
+    Stock on hand, stock in transit arrived by t, and what suppliers can have delivered by t
+    (each order day at most :func:`order_bound`). It bounds any transfer of k on day t: M_kt.
+    """
+    out: dict[tuple[str, int], float] = {}
+    for k in data.skus:
+        running = sum(q for (k2, _w), q in data.initial_stock.items() if k2 == k)
+        arriving: dict[int, float] = defaultdict(float)
+        for (k2, _w, t), q in data.inbound.items():
+            if k2 == k:
+                arriving[t] += q
+        for p in data.suppliers:
+            if k in p.skus:
+                per_day = order_bound(p, k, demand) * len(p.deliver_to)
+                for t in _order_days(p, data.horizon_days):
+                    arriving[t + p.lead_days] += per_day
+        for t in data.days:
+            running += arriving.get(t, 0.0)
+            out[k, t] = running
+    return out
+
+
+def _ceil(x: float) -> float:
+    """Round a bound up to a whole unit: transfers are whole units."""
+    return float(math.ceil(x - 1e-9))
 
 
 def _order_days(p: SupplierData, horizon: int) -> range:
@@ -94,20 +143,42 @@ def _ship_days(lane: LaneData, horizon: int) -> range:
     return range(max(0, horizon - lane.lead_days))
 
 
-def build_network_plan(data: NetworkData) -> pyo.ConcreteModel:
-    """Build the model above; pure: reads ``data`` only and never changes it."""
-    m = pyo.ConcreteModel(name="network_plan")
+def violation_weight(data: NetworkData) -> float:
+    """Cost of one unit of rule violation in the elastic model: above any saving it could buy."""
+    scale = [1.0, *data.lost_sale_penalty.values(), *data.fulfilment_cost.values()]
+    scale += [abs(v) for v in data.salvage_value.values()] + list(data.holding_cost.values())
+    for lane in data.lanes:
+        scale += [lane.unit_cost, lane.fixed_cost]
+    for p in data.suppliers:
+        scale += [p.order_fixed_cost, *p.unit_cost.values()]
+    return 1000.0 * max(scale) * max(1, data.horizon_days)
+
+
+def build_network_plan(data: NetworkData, elastic: bool = False) -> pyo.ConcreteModel:
+    """Build the model above; pure: reads ``data`` only and never changes it.
+
+    ``elastic=True`` builds the elastic twin used to explain infeasibility: every hard rule
+    gets a named non-negative slack, priced at :func:`violation_weight` per unit.
+    """
+    m = pyo.ConcreteModel(name="network_plan_elastic" if elastic else "network_plan")
     horizon = data.horizon_days
     lanes = {lane.key: lane for lane in data.lanes}
     suppliers = {p.id: p for p in data.suppliers}
-    big_m = reachable_supply_bound(data)
+    demand_k = largest_sku_demand(data)
+    supply_kt = sku_supply_by_day(data, demand_k)
 
     # ---- index sets -------------------------------------------------------------------------
     ship_index = [
-        (k, lane.key, t) for lane in data.lanes for k in data.skus for t in _ship_days(lane, horizon)
+        (k, lane.key, t)
+        for lane in data.lanes
+        for k in data.skus
+        for t in _ship_days(lane, horizon)
     ]
     use_index = [
-        (lane.key, t) for lane in data.lanes if lane.fixed_cost > 0 for t in _ship_days(lane, horizon)
+        (lane.key, t)
+        for lane in data.lanes
+        if lane.fixed_cost > 0
+        for t in _ship_days(lane, horizon)
     ]
     order_index = [
         (p.id, k, w, t)
@@ -119,21 +190,42 @@ def build_network_plan(data: NetworkData) -> pyo.ConcreteModel:
     place_index = [
         (p.id, t) for p in data.suppliers if p.needs_order_binary for t in _order_days(p, horizon)
     ]
-    serve_index = [
-        (s, k, w, c, t) for (s, k, c, t) in data.demand for w in data.eligible[c]
-    ]
+    serve_index = [(s, k, w, c, t) for (s, k, c, t) in data.demand for w in data.eligible[c]]
     stock_index = [
-        (s, k, w, t) for s in data.scenarios for k in data.skus for w in data.warehouses for t in data.days
+        (s, k, w, t)
+        for s in data.scenarios
+        for k in data.skus
+        for w in data.warehouses
+        for t in data.days
     ]
 
-    m.ship = pyo.Var(ship_index, domain=pyo.NonNegativeIntegers)
+    m.ship = pyo.Var(
+        ship_index,
+        domain=pyo.NonNegativeIntegers,
+        bounds=lambda m, k, key, t: (0, _ceil(supply_kt[k, t])),
+    )
     m.use = pyo.Var(use_index, domain=pyo.Binary)
-    m.order = pyo.Var(order_index, domain=pyo.NonNegativeIntegers)
+    m.order = pyo.Var(
+        order_index,
+        domain=pyo.NonNegativeIntegers,
+        bounds=lambda m, pid, k, w, t: (0, order_bound(suppliers[pid], k, demand_k)),
+    )
     m.place = pyo.Var(place_index, domain=pyo.Binary)
     m.serve = pyo.Var(serve_index, domain=pyo.NonNegativeReals)
-    lost_bounds = (0.0, 0.0) if data.serve_all_demand else (0.0, None)
+    lost_bounds = (0.0, 0.0) if data.serve_all_demand and not elastic else (0.0, None)
     m.lost = pyo.Var(list(data.demand), domain=pyo.NonNegativeReals, bounds=lost_bounds)
     m.stock = pyo.Var(stock_index, domain=pyo.NonNegativeReals)
+    late_index = (
+        [
+            (s, k, w, c, t)
+            for (s, k, c, t) in data.demand
+            for (c2, w), days in data.delivery_days.items()
+            if c2 == c and days > data.promise_days[c]
+        ]
+        if elastic
+        else []
+    )
+    m.serve_late = pyo.Var(late_index, domain=pyo.NonNegativeReals)  # breaks (3)
 
     # ---- flows grouped for the balance ------------------------------------------------------
     arrivals: dict[tuple[str, str, int], list] = defaultdict(list)
@@ -147,6 +239,10 @@ def build_network_plan(data: NetworkData) -> pyo.ConcreteModel:
     served: dict[tuple[str, str, str, int], list] = defaultdict(list)
     for s, k, w, c, t in serve_index:
         served[s, k, w, t].append(m.serve[s, k, w, c, t])
+    late: dict[tuple[str, str, str, int], list] = defaultdict(list)  # by (s, k, c, t)
+    for s, k, w, c, t in late_index:
+        served[s, k, w, t].append(m.serve_late[s, k, w, c, t])
+        late[s, k, c, t].append(m.serve_late[s, k, w, c, t])
 
     # (1) stock_balance
     def stock_balance(m: pyo.ConcreteModel, s: str, k: str, w: str, t: int) -> object:
@@ -164,7 +260,9 @@ def build_network_plan(data: NetworkData) -> pyo.ConcreteModel:
     # (2) demand_met_or_lost; (3) holds by the serve index set
     def demand_met_or_lost(m: pyo.ConcreteModel, s: str, k: str, c: str, t: int) -> object:
         return (
-            sum(m.serve[s, k, w, c, t] for w in data.eligible[c]) + m.lost[s, k, c, t]
+            sum(m.serve[s, k, w, c, t] for w in data.eligible[c])
+            + sum(late[s, k, c, t])
+            + m.lost[s, k, c, t]
             == data.demand[s, k, c, t]
         )
 
@@ -180,51 +278,94 @@ def build_network_plan(data: NetworkData) -> pyo.ConcreteModel:
         if lanes[key].fixed_cost > 0 or lanes[key].capacity is not None
     ]
 
+    over_lane_index = [i for i in capacity_index if elastic and lanes[i[0]].capacity is not None]
+    m.over_lane_capacity = pyo.Var(over_lane_index, domain=pyo.NonNegativeReals)
+    over_lane_set = set(over_lane_index)
+
+    def lane_day_bound(key: str, t: int) -> float:
+        """M_lt: the lane's capacity, or every unit that can exist by day t."""
+        everything = _ceil(sum(supply_kt[k, t] for k in data.skus))
+        cap = lanes[key].capacity
+        return everything if cap is None else min(cap, everything)
+
     def lane_capacity(m: pyo.ConcreteModel, key: str, t: int) -> object:
-        lane = lanes[key]
-        limit = lane.capacity if lane.capacity is not None else big_m
-        if lane.fixed_cost > 0:
-            return sum(shipped[key, t]) <= min(limit, big_m) * m.use[key, t]
-        return sum(shipped[key, t]) <= limit
+        over = m.over_lane_capacity[key, t] if (key, t) in over_lane_set else 0
+        if lanes[key].fixed_cost > 0:
+            return sum(shipped[key, t]) <= lane_day_bound(key, t) * m.use[key, t] + over
+        return sum(shipped[key, t]) <= lanes[key].capacity + over
 
     m.lane_capacity = pyo.Constraint(capacity_index, rule=lane_capacity)
+    # elastic: a lane may carry more than its capacity only on a day it is used (and paid)
+    m.over_lane_needs_use = pyo.Constraint(
+        [i for i in over_lane_index if lanes[i[0]].fixed_cost > 0],
+        rule=lambda m, key, t: (
+            m.over_lane_capacity[key, t]
+            <= _ceil(sum(supply_kt[k, t] for k in data.skus)) * m.use[key, t]
+        ),
+    )
+
+    # (4b) lane_use_per_sku: no SKU ships on a lane on a day it is not used; with M_kt, the
+    # SKU's own supply, this is much tighter in the LP relaxation than (4) alone.
+    m.lane_use_per_sku = pyo.Constraint(
+        [
+            (k, key, t)
+            for (k, key, t) in ship_index
+            if lanes[key].fixed_cost > 0 and _ceil(supply_kt[k, t]) < lane_day_bound(key, t)
+        ],
+        rule=lambda m, k, key, t: m.ship[k, key, t] <= _ceil(supply_kt[k, t]) * m.use[key, t],
+    )
 
     # (5) warehouse_capacity
     capped = [w for w in data.warehouses if data.warehouse_capacity[w] is not None]
+    capacity_rows = [(s, w, t) for s in data.scenarios for w in capped for t in data.days]
+    m.over_warehouse_capacity = pyo.Var(
+        capacity_rows if elastic else [], domain=pyo.NonNegativeReals
+    )
     m.warehouse_capacity = pyo.Constraint(
-        [(s, w, t) for s in data.scenarios for w in capped for t in data.days],
-        rule=lambda m, s, w, t: sum(m.stock[s, k, w, t] for k in data.skus)
-        <= data.warehouse_capacity[w],
+        capacity_rows,
+        rule=lambda m, s, w, t: (
+            sum(m.stock[s, k, w, t] for k in data.skus)
+            <= data.warehouse_capacity[w] + (m.over_warehouse_capacity[s, w, t] if elastic else 0)
+        ),
     )
 
     # (6)-(8) supplier rules
     ordered: dict[tuple[str, int], list] = defaultdict(list)
     for pid, k, w, t in order_index:
         ordered[pid, t].append(m.order[pid, k, w, t])
+    daily_rows = [key for key in ordered if suppliers[key[0]].capacity_per_day is not None]
+    m.over_supplier_daily = pyo.Var(daily_rows if elastic else [], domain=pyo.NonNegativeReals)
     m.supplier_daily_capacity = pyo.Constraint(
-        [key for key in ordered if suppliers[key[0]].capacity_per_day is not None],
-        rule=lambda m, pid, t: sum(ordered[pid, t]) <= suppliers[pid].capacity_per_day,
+        daily_rows,
+        rule=lambda m, pid, t: (
+            sum(ordered[pid, t])
+            <= suppliers[pid].capacity_per_day + (m.over_supplier_daily[pid, t] if elastic else 0)
+        ),
     )
-    window_index = [
-        (p.id, i) for p in data.suppliers for i, _ in enumerate(p.capacity_windows)
-    ]
+    window_index = [(p.id, i) for p in data.suppliers for i, _ in enumerate(p.capacity_windows)]
+    m.over_supplier_window = pyo.Var(window_index if elastic else [], domain=pyo.NonNegativeReals)
 
     def supplier_window_capacity(m: pyo.ConcreteModel, pid: str, i: int) -> object:
         start, end, cap = suppliers[pid].capacity_windows[i]
         in_window = [v for t in range(start, end + 1) for v in ordered.get((pid, t), [])]
         if not in_window:
             return pyo.Constraint.Skip
-        return sum(in_window) <= cap
+        return sum(in_window) <= cap + (m.over_supplier_window[pid, i] if elastic else 0)
 
     m.supplier_window_capacity = pyo.Constraint(window_index, rule=supplier_window_capacity)
 
     def minimum_order_floor(m: pyo.ConcreteModel, pid: str, t: int) -> object:
-        return sum(ordered[pid, t]) >= suppliers[pid].min_order * m.place[pid, t]
+        short = m.short_of_minimum_order[pid, t] if elastic else 0
+        return sum(ordered[pid, t]) + short >= suppliers[pid].min_order * m.place[pid, t]
 
     def order_needs_placement(m: pyo.ConcreteModel, pid: str, t: int) -> object:
-        return sum(ordered[pid, t]) <= order_day_bound(suppliers[pid], data) * m.place[pid, t]
+        return sum(ordered[pid, t]) <= order_day_bound(suppliers[pid], demand_k) * m.place[pid, t]
 
     placed = [key for key in place_index if ordered.get(key)]
+    m.short_of_minimum_order = pyo.Var(
+        [key for key in placed if elastic and suppliers[key[0]].min_order > 0],
+        domain=pyo.NonNegativeReals,
+    )
     m.minimum_order = pyo.Constraint(
         [key for key in placed if suppliers[key[0]].min_order > 0], rule=minimum_order_floor
     )
@@ -257,14 +398,31 @@ def build_network_plan(data: NetworkData) -> pyo.ConcreteModel:
                 if data.holding_cost[w] > 0
             )
             + sum(lost_of[s])
-            - sum(data.salvage_value[k] * m.stock[s, k, w, last] for k in data.skus for w in data.warehouses)
+            - sum(
+                data.salvage_value[k] * m.stock[s, k, w, last]
+                for k in data.skus
+                for w in data.warehouses
+            )
         )
 
     m.second_stage_cost = pyo.Expression(data.scenarios, rule=lambda m, s: second_stage(s))
+    weight = violation_weight(data)
+    m.rule_violation = pyo.Expression(
+        expr=sum(
+            (data.delivery_days[c, w] - data.promise_days[c]) * m.serve_late[s, k, w, c, t]
+            for s, k, w, c, t in late_index
+        )
+        + sum(m.over_lane_capacity.values())
+        + sum(m.over_warehouse_capacity.values())
+        + sum(m.over_supplier_daily.values())
+        + sum(m.over_supplier_window.values())
+        + sum(m.short_of_minimum_order.values())
+        + (sum(m.lost.values()) if elastic and data.serve_all_demand else 0)
+    )
     m.expected_cost = pyo.Objective(
         expr=m.first_stage_cost
-        + sum(data.probability[s] * m.second_stage_cost[s] for s in data.scenarios),
+        + sum(data.probability[s] * m.second_stage_cost[s] for s in data.scenarios)
+        + (weight * m.rule_violation if elastic else 0),
         sense=pyo.minimize,
     )
     return m
-

@@ -129,8 +129,23 @@ def summary(plan: dict[str, Any], top: int = 10) -> str:
         f"{solver['seconds']:.2f} s; model {size['variables']} variables "
         f"({size['integer_variables']} integer), {size['constraints']} constraints",
     ]
-    for finding in plan.get("diagnosis", []):
-        lines.append(f"  ! {finding['message']}")
+    diagnosis = plan.get("diagnosis")
+    if diagnosis:
+        for finding in diagnosis["findings"]:
+            lines.append(f"  ! {finding['message']}")
+        if diagnosis.get("repair"):
+            lines.append(f"  {diagnosis['repair']['message']}")
+    changes = plan.get("changes")
+    if changes is not None:
+        if changes["unchanged"]:
+            lines.append("  no change from the previous plan")
+        for kind in ("transfers", "orders", "allocations"):
+            if kind in changes and not changes["unchanged"]:
+                c = changes[kind]
+                lines.append(
+                    f"  {kind} vs previous plan: {len(c['added'])} added, "
+                    f"{len(c['removed'])} removed, {len(c['resized'])} resized"
+                )
     if plan["costs"]:
         costs = plan["costs"]
         lines.append(

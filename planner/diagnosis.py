@@ -1,8 +1,10 @@
 """Explain an infeasible request in planner terms.
 
-These are direct checks of the hard rules against the data (no solve): a promise no
-warehouse can meet, or demand above every unit that could ever exist. They name the rule,
-the place and the shortfall.
+First choice: solve the elastic twin of the model (every hard rule with a named, heavily
+priced slack) and report each rule it had to break, where and by how much, plus the plan it
+found: the cheapest repair. Fallback when that solve yields nothing: direct checks of the
+rules against the data (a promise no warehouse meets, demand above every unit that could
+exist, a warehouse that starts over capacity).
 """
 
 from __future__ import annotations
@@ -10,7 +12,173 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import pyomo.environ as pyo
+
 from models.data import NetworkData
+from models.network_plan import build_network_plan
+from planner.plan import extract_plan
+from solvers import SolveOptions, get_solver
+from solvers.matrix import compile_pyomo, load_solution
+
+SLACK_EPS = 1e-6
+
+
+def diagnose(data: NetworkData, solver: str, options: SolveOptions) -> dict[str, Any]:
+    """The diagnosis of an infeasible request: broken rules and the cheapest repair."""
+    model = build_network_plan(data, elastic=True)
+    matrix = compile_pyomo(model)
+    result = get_solver(solver).solve(matrix, options)
+    if not result.has_solution:
+        return {"method": "direct checks", "findings": quick_diagnosis(data), "repair": None}
+    load_solution(model, matrix, result.x)
+    findings = elastic_findings(data, model)
+    if not findings:  # the elastic optimum breaks nothing: only numerical trouble left
+        findings = quick_diagnosis(data)
+    repair = extract_plan(data, model)
+    return {
+        "method": "elastic",
+        "findings": findings,
+        "repair": {
+            "message": _repair_message(repair),
+            "transfers": repair["transfers"],
+            "orders": repair["orders"],
+            "costs": repair["costs"],
+        },
+    }
+
+
+def _repair_message(repair: dict[str, Any]) -> str:
+    transfers = sorted(repair["transfers"], key=lambda x: -x["quantity"])
+    if not transfers and not repair["orders"]:
+        return "no transfer or order helps: the rules above must be relaxed"
+    parts = [
+        f"{x['mode']} transfer {x['from']} -> {x['to']} of {x['quantity']:,} x {x['sku']} "
+        f"(day {x['ship_day']}), ${x['cost'] + 0:,.0f}"
+        for x in transfers[:3]
+    ]
+    parts += [
+        f"order {o['quantity']:,} x {o['sku']} from {o['supplier']} (day {o['order_day']})"
+        for o in repair["orders"][:3]
+    ]
+    first = repair["costs"]["transfer"] + repair["costs"]["transfer_fixed"]
+    return "cheapest repair: " + "; ".join(parts) + f" (transfer cost ${first:,.0f})"
+
+
+def _slacks(var: pyo.Var) -> dict[Any, float]:
+    out = {}
+    for index in var:
+        value = pyo.value(var[index], exception=False)
+        if value is not None and value > SLACK_EPS:
+            out[index] = float(value)
+    return out
+
+
+def elastic_findings(data: NetworkData, m: pyo.ConcreteModel) -> list[dict[str, Any]]:
+    findings: list[dict[str, Any]] = []
+
+    late: dict[tuple[str, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (s, k, w, c, _t), q in _slacks(m.serve_late).items():
+        late[c, k, w][s] += q
+    for (c, k, w), by_scenario in sorted(late.items()):
+        s, q = max(by_scenario.items(), key=lambda item: item[1])
+        findings.append(
+            {
+                "rule": "promise_respected",
+                "channel": c,
+                "sku": k,
+                "warehouse": w,
+                "scenario": s,
+                "units": q,
+                "message": f"channel {c}, SKU {k}: {q:,.0f} units cannot meet the "
+                f"{data.promise_days[c]}-day promise (scenario {s}); the stock that can serve them "
+                f"is at {w} ({data.delivery_days[c, w]} days)",
+            }
+        )
+
+    if data.serve_all_demand:
+        lost: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for (s, k, c, _t), q in _slacks(m.lost).items():
+            lost[c, k][s] += q
+        for (c, k), by_scenario in sorted(lost.items()):
+            s, q = max(by_scenario.items(), key=lambda item: item[1])
+            findings.append(
+                {
+                    "rule": "serve_all_demand",
+                    "channel": c,
+                    "sku": k,
+                    "scenario": s,
+                    "units": q,
+                    "message": f"channel {c}, SKU {k}: {q:,.0f} units of demand cannot be served "
+                    f"by any warehouse in time (scenario {s})",
+                }
+            )
+
+    for (key, t), q in sorted(_slacks(m.over_lane_capacity).items()):
+        lane = next(lane for lane in data.lanes if lane.key == key)
+        findings.append(
+            {
+                "rule": "lane_capacity",
+                "lane": key,
+                "day": t,
+                "units": q,
+                "message": f"lane {key} ({lane.mode}) must carry {q:,.0f} units above its capacity "
+                f"of {lane.capacity:,.0f} on day {t}",
+            }
+        )
+
+    worst_w: dict[str, tuple[float, str, int]] = {}
+    for (s, w, t), q in _slacks(m.over_warehouse_capacity).items():
+        if q > worst_w.get(w, (0.0, "", 0))[0]:
+            worst_w[w] = (q, s, t)
+    for w, (q, s, t) in sorted(worst_w.items()):
+        findings.append(
+            {
+                "rule": "warehouse_capacity",
+                "warehouse": w,
+                "day": t,
+                "scenario": s,
+                "units": q,
+                "message": f"warehouse {w} must hold {q:,.0f} units above its capacity of "
+                f"{data.warehouse_capacity[w]:,.0f} (day {t}, scenario {s})",
+            }
+        )
+
+    for (pid, t), q in sorted(_slacks(m.over_supplier_daily).items()):
+        findings.append(
+            {
+                "rule": "supplier_daily_capacity",
+                "supplier": pid,
+                "day": t,
+                "units": q,
+                "message": f"supplier {pid} must ship {q:,.0f} units above its daily capacity "
+                f"on day {t}",
+            }
+        )
+    suppliers = {p.id: p for p in data.suppliers}
+    for (pid, i), q in sorted(_slacks(m.over_supplier_window).items()):
+        start, end, cap = suppliers[pid].capacity_windows[i]
+        findings.append(
+            {
+                "rule": "supplier_window_capacity",
+                "supplier": pid,
+                "window": [start, end],
+                "units": q,
+                "message": f"supplier {pid} must ship {q:,.0f} units above its capacity of "
+                f"{cap:,.0f} in days {start}-{end}",
+            }
+        )
+    for (pid, t), q in sorted(_slacks(m.short_of_minimum_order).items()):
+        findings.append(
+            {
+                "rule": "minimum_order",
+                "supplier": pid,
+                "day": t,
+                "units": q,
+                "message": f"supplier {pid}: the order on day {t} is {q:,.0f} units short of the "
+                f"minimum order of {suppliers[pid].min_order:,.0f}",
+            }
+        )
+    return findings
 
 
 def quick_diagnosis(data: NetworkData) -> list[dict[str, Any]]:

@@ -204,6 +204,44 @@ class Policy(_Strict):
     )
 
 
+class _PlanItem(BaseModel):
+    """A line of an earlier plan; other keys a plan carries (costs, arrive_day...) are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PlannedTransfer(_PlanItem):
+    sku: Id
+    lane: Id
+    ship_day: Day
+    quantity: Annotated[int, Field(ge=0)]
+
+
+class PlannedOrder(_PlanItem):
+    supplier: Id
+    sku: Id
+    warehouse: Id
+    order_day: Day
+    quantity: Annotated[int, Field(ge=0)]
+
+
+class PlannedAllocation(_PlanItem):
+    sku: Id
+    warehouse: Id
+    channel: Id
+    scenario: Id
+    day: Day
+    quantity: Quantity
+
+
+class PreviousPlan(_PlanItem):
+    """An earlier plan for (nearly) the same request: a MIP start, and the base of the diff."""
+
+    transfers: list[PlannedTransfer] = Field(default_factory=list)
+    orders: list[PlannedOrder] = Field(default_factory=list)
+    allocations: list[PlannedAllocation] = Field(default_factory=list)
+
+
 class PlanRequest(_Strict):
     name: str = "plan"
     currency: str = "USD"
@@ -217,4 +255,8 @@ class PlanRequest(_Strict):
     channels: list[Channel] = Field(min_length=1)
     scenarios: list[Scenario] = Field(min_length=1)
     policy: Policy = Field(default_factory=Policy)
+    previous_plan: PreviousPlan | None = Field(
+        default=None,
+        description="A plan to start from (e.g. yesterday's); the new plan lists what changed.",
+    )
     notes: str = ""

@@ -186,6 +186,20 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
             [f.warehouse for f in ch.fulfilment], f"{base}.fulfilment", "warehouse"
         )
 
+    if r.previous_plan is not None:
+        lanes = {lane.key for lane in r.lanes}
+        suppliers = {p.id for p in r.suppliers}
+        base = "$.previous_plan"
+        for i, x in enumerate(r.previous_plan.transfers):
+            yield from unknown("sku", skus, x.sku, f"{base}.transfers[{i}].sku")
+            yield from unknown("lane", lanes, x.lane, f"{base}.transfers[{i}].lane")
+        for i, o in enumerate(r.previous_plan.orders):
+            yield from unknown("supplier", suppliers, o.supplier, f"{base}.orders[{i}].supplier")
+            yield from unknown("sku", skus, o.sku, f"{base}.orders[{i}].sku")
+            yield from unknown(
+                "warehouse", warehouses, o.warehouse, f"{base}.orders[{i}].warehouse"
+            )
+
     total = math.fsum(s.probability for s in r.scenarios)
     if abs(total - 1.0) > PROBABILITY_TOLERANCE:
         yield FieldError("$.scenarios", f"scenario probabilities sum to {total:.6g}, not 1")

@@ -8,12 +8,13 @@ row_upper, col_lower <= x <= col_upper, some x integer) and return values for x,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyomo.environ as pyo
 import scipy.sparse as sp
-from pyomo.common.enums import ObjectiveSense
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+if TYPE_CHECKING:  # Pyomo is imported only where a model is compiled: solver workers skip it
+    import pyomo.environ as pyo
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class MatrixModel:
 
 def compile_pyomo(model: pyo.ConcreteModel) -> MatrixModel:
     """Compile a linear Pyomo model with one objective into a minimisation MatrixModel."""
+    from pyomo.common.enums import ObjectiveSense
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
     info = LinearStandardFormCompiler().write(
         model, mixed_form=True, set_sense=ObjectiveSense.minimize
     )
@@ -85,6 +89,8 @@ def load_solution(model: pyo.ConcreteModel, matrix: MatrixModel, x: np.ndarray) 
     Variables the compiler dropped (they appear in no constraint and not in the objective)
     get the value nearest to 0 within their bounds: any value is optimal for them.
     """
+    import pyomo.environ as pyo
+
     for var in model.component_data_objects(pyo.Var, active=True):
         lb = var.lb if var.lb is not None else -np.inf
         ub = var.ub if var.ub is not None else np.inf

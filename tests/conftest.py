@@ -13,7 +13,9 @@ from planner.validation import validate_request
 from solvers import SolveOptions
 
 REPO = Path(__file__).resolve().parents[1]
-EXACT = SolveOptions(time_limit=60, mip_gap=1e-9)
+# No time limit: tiny instances solve in-process (a time limit runs the solve in a guarded
+# worker process, which costs a process start per solve).
+EXACT = SolveOptions(mip_gap=1e-9)
 
 
 def solve(raw: dict[str, Any], options: SolveOptions = EXACT) -> dict[str, Any]:

@@ -207,26 +207,45 @@ def test_lost_sale_penalty_defaults_to_price_and_can_be_overridden() -> None:
 
 
 def test_serve_all_demand_makes_a_shortage_infeasible_and_names_it() -> None:
+    # 12 units must be served, 10 exist: infeasible, and the elastic diagnosis names the
+    # 2-unit shortfall and still ships the 10 units as the cheapest repair.
     req = two_warehouse_request(scenarios=_demand(12), policy={"serve_all_demand": True})
     plan = solve(req)
     assert plan["status"] == "infeasible"
     assert plan["objective"] is None and plan["transfers"] == []
-    (finding,) = plan["diagnosis"]
+    diagnosis = plan["diagnosis"]
+    assert diagnosis["method"] == "elastic"
+    (finding,) = diagnosis["findings"]
+    assert finding["rule"] == "serve_all_demand"
     assert finding["sku"] == "x" and finding["units"] == pytest.approx(2)
+    assert sum(x["quantity"] for x in diagnosis["repair"]["transfers"]) == 10
     req["scenarios"] = _demand(10)
     assert solve(req)["status"] == "optimal"
 
 
-def test_serve_all_demand_with_an_unmeetable_promise_names_the_channel() -> None:
+def test_serve_all_demand_with_an_unmeetable_promise_names_the_nearest_stock() -> None:
+    # Promise 0 days: B delivers in 1 day, A in 6. Every unit breaks the promise; the
+    # diagnosis prices lateness per day, so it names B (1 day) and moves stock there.
     req = two_warehouse_request(policy={"serve_all_demand": True})
-    req["channels"][0]["promise_days"] = 0  # B delivers in 1 day, A in 6
+    req["channels"][0]["promise_days"] = 0
     plan = solve(req)
     assert plan["status"] == "infeasible"
-    assert plan["diagnosis"][0]["rule"] == "promise_respected"
-    assert (
-        "live" in plan["diagnosis"][0]["message"]
-        and "B (1 days)" in plan["diagnosis"][0]["message"]
-    )
+    (finding,) = plan["diagnosis"]["findings"]
+    assert finding["rule"] == "promise_respected"
+    assert finding["warehouse"] == "B" and finding["units"] == pytest.approx(6)
+    assert "0-day promise" in finding["message"] and "B (1 days)" in finding["message"]
+    assert "A -> B" in plan["diagnosis"]["repair"]["message"]
+
+
+def test_diagnosis_names_an_exceeded_lane_capacity() -> None:
+    # Every unit must be served on day 1 but the lane carries 4 per day: 2 units over.
+    req = two_warehouse_request(scenarios=_demand(6, day=1), policy={"serve_all_demand": True})
+    req["lanes"][0]["capacity"] = 4
+    plan = solve(req)
+    assert plan["status"] == "infeasible"
+    rules = {f["rule"]: f for f in plan["diagnosis"]["findings"]}
+    assert rules["lane_capacity"]["units"] == pytest.approx(2)
+    assert rules["lane_capacity"]["lane"] == "A-B-air"
 
 
 def test_holding_cost_delays_shipments_until_needed() -> None:

@@ -20,7 +20,7 @@ from planner.schema import PlanRequest
 from planner.validation import validate_request
 from solvers import SolveOptions
 
-OPTIONS = SolveOptions(time_limit=20, mip_gap=1e-9)
+OPTIONS = SolveOptions(mip_gap=1e-9)  # in-process: tiny models, no time limit needed
 TOL = 1e-6
 PROPERTY_SETTINGS = settings(
     max_examples=100,
