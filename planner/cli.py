@@ -67,11 +67,34 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("request")
 
     sub.add_parser("schema", help="print the plan request JSON Schema")
+    for module in _command_modules():
+        module.register(sub)
     return parser
+
+
+# Commands that live beside their own code: each module has register(subparsers), which
+# adds a sub-parser with set_defaults(handler=...), the handler taking the parsed args and
+# returning an exit code.
+COMMAND_MODULES = ("api.serve", "planner.batch")
+
+
+def _command_modules() -> list[Any]:
+    import importlib
+
+    modules = []
+    for name in COMMAND_MODULES:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # the module exists but something it needs is missing
+                raise
+    return modules
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        return int(args.handler(args))
     if args.command == "schema":
         print(json.dumps(PlanRequest.model_json_schema(by_alias=True), indent=2))
         return EXIT_OK
