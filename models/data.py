@@ -6,7 +6,7 @@ promises turned into the set of eligible warehouses); model builders read nothin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ class NetworkData:
     lost_sale_penalty: dict[str, float]  # p_k
     salvage_value: dict[str, float]  # v_k
     serve_all_demand: bool
+    fill_rate_target: dict[str, float] = field(default_factory=dict)  # phi_k, by SKU tier
+    no_stockout_target: dict[str, float] = field(default_factory=dict)  # alpha_k, by SKU tier
+    safety_floor: dict[tuple[str, str], float] = field(default_factory=dict)  # G_kw units
+    sku_tier: dict[str, str] = field(default_factory=dict)  # A / B / C, for reporting
 
     @property
     def days(self) -> range:

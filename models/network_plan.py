@@ -53,6 +53,12 @@ Constraints
     (6) supplier_daily_capacity[p,t]:  sum_kw order_pkwt <= Q_p
     (7) supplier_window_capacity[p,i]:  sum_{t in [a_i, b_i]} sum_kw order_pkwt <= Q_i
     (8) minimum_order[p,t]:  m_p place_pt <= sum_kw order_pkwt <= M_p place_pt
+    (9) fill_rate_target[k]:  sum_s pi_s sum_ct lost_skct <= (1 - phi_k) sum_s pi_s sum_ct D_skct
+        (expected fill rate of SKU k at least phi_k, from its tier's service level)
+    (10) no_stockout_chance[k]:  sum_s pi_s z_sk >= alpha_k, with z_sk in {0,1} and
+        lost_skct <= D_skct (1 - z_sk): SKU k loses no sale in scenarios of total probability
+        at least alpha_k (a chance constraint on scenario indicators)
+    (11) safety_stock_floor[s,k,w]:  stock_skw(H-1) >= G_kw   (days of cover x daily sales)
 
 Elastic twin (built only to explain an infeasible request)
     Each hard rule gets a named slack >= 0, all priced at a weight Omega far above any cost:
@@ -60,7 +66,8 @@ Elastic twin (built only to explain an infeasible request)
     priced per unit and day late, so the nearest stock is preferred),
     lost_skct when every unit must be served, over_lane_capacity_lt (4),
     over_warehouse_capacity_swt (5), over_supplier_daily_pt (6), over_supplier_window_pi (7),
-    short_of_minimum_order_pt (8). Minimising cost + Omega * sum(slacks) gives the smallest
+    short_of_minimum_order_pt (8), short_of_fill_rate_k (9), short_of_no_stockout_k (10),
+    short_of_safety_stock_skw (11). Minimising cost + Omega * sum(slacks) gives the smallest
     violation and, among those, the cheapest plan: the "cheapest repair".
 """
 
@@ -75,22 +82,26 @@ from models.data import LaneData, NetworkData, SupplierData
 
 
 def largest_sku_demand(data: NetworkData) -> dict[str, float]:
-    """D_k: the largest total demand of each SKU over the scenarios."""
+    """D_k: the most units of each SKU a plan can need: its largest total demand over the
+    scenarios plus the safety stock it must keep (11)."""
     per: dict[tuple[str, str], float] = defaultdict(float)
     for (s, k, _c, _t), q in data.demand.items():
         per[s, k] += q
     out = dict.fromkeys(data.skus, 0.0)
     for (_s, k), q in per.items():
         out[k] = max(out[k], q)
+    for (k, _w), floor in data.safety_floor.items():
+        out[k] += floor
     return out
 
 
 def order_bound(p: SupplierData, k: str, demand: dict[str, float]) -> float:
     """Most units of k an optimal plan orders from p on one day (upper bound of order_pkwt).
 
-    Units of k beyond the most that can ever be sold (D_k) end as leftover, which never
-    pays (validation keeps salvage at or below purchase cost, holding is never negative),
-    except to reach p's minimum order, which needs at most m_p more.
+    Units of k beyond the most that can ever be sold (D_k, which :func:`largest_sku_demand`
+    raises by the SKU's safety floors) end as leftover, which never pays (validation keeps
+    salvage at or below purchase cost, holding is never negative), except to reach p's
+    minimum order, which needs at most m_p more.
     """
     bound = demand[k] + p.min_order
     if p.capacity_per_day is not None:
@@ -407,6 +418,55 @@ def build_network_plan(data: NetworkData, elastic: bool = False) -> pyo.Concrete
 
     m.second_stage_cost = pyo.Expression(data.scenarios, rule=lambda m, s: second_stage(s))
     weight = violation_weight(data)
+    # (9) fill_rate_target
+    lost_by_sku: dict[tuple[str, str], list] = defaultdict(list)  # (s, k)
+    demand_by_sku: dict[str, float] = defaultdict(float)  # expected total demand of k
+    for s, k, c, t in data.demand:
+        lost_by_sku[s, k].append(m.lost[s, k, c, t])
+        demand_by_sku[k] += data.probability[s] * data.demand[s, k, c, t]
+    fill_skus = [k for k in data.fill_rate_target if demand_by_sku[k] > 0]
+    m.short_of_fill_rate = pyo.Var(fill_skus if elastic else [], domain=pyo.NonNegativeReals)
+    m.fill_rate_target = pyo.Constraint(
+        fill_skus,
+        rule=lambda m, k: (
+            sum(data.probability[s] * sum(lost_by_sku[s, k]) for s in data.scenarios)
+            <= (1 - data.fill_rate_target[k]) * demand_by_sku[k]
+            + (m.short_of_fill_rate[k] if elastic else 0)
+        ),
+    )
+
+    # (10) no_stockout_chance
+    chance_skus = [k for k in data.no_stockout_target if demand_by_sku[k] > 0]
+    m.no_stockout = pyo.Var(
+        [(s, k) for s in data.scenarios for k in chance_skus], domain=pyo.Binary
+    )
+    m.lost_only_in_stockout_scenarios = pyo.Constraint(
+        [(s, k, c, t) for (s, k, c, t) in data.demand if k in data.no_stockout_target],
+        rule=lambda m, s, k, c, t: (
+            m.lost[s, k, c, t] <= data.demand[s, k, c, t] * (1 - m.no_stockout[s, k])
+        ),
+    )
+    m.short_of_no_stockout = pyo.Var(chance_skus if elastic else [], domain=pyo.NonNegativeReals)
+    m.no_stockout_chance = pyo.Constraint(
+        chance_skus,
+        rule=lambda m, k: (
+            sum(data.probability[s] * m.no_stockout[s, k] for s in data.scenarios)
+            + (m.short_of_no_stockout[k] if elastic else 0)
+            >= data.no_stockout_target[k]
+        ),
+    )
+
+    # (11) safety_stock_floor
+    floor_index = [(s, k, w) for s in data.scenarios for (k, w) in data.safety_floor]
+    m.short_of_safety_stock = pyo.Var(floor_index if elastic else [], domain=pyo.NonNegativeReals)
+    m.safety_stock_floor = pyo.Constraint(
+        floor_index,
+        rule=lambda m, s, k, w: (
+            m.stock[s, k, w, last] + (m.short_of_safety_stock[s, k, w] if elastic else 0)
+            >= data.safety_floor[k, w]
+        ),
+    )
+
     m.rule_violation = pyo.Expression(
         expr=sum(
             (data.delivery_days[c, w] - data.promise_days[c]) * m.serve_late[s, k, w, c, t]
@@ -417,6 +477,9 @@ def build_network_plan(data: NetworkData, elastic: bool = False) -> pyo.Concrete
         + sum(m.over_supplier_daily.values())
         + sum(m.over_supplier_window.values())
         + sum(m.short_of_minimum_order.values())
+        + sum(m.short_of_fill_rate.values())
+        + sum(demand_by_sku[k] * m.short_of_no_stockout[k] for k in m.short_of_no_stockout)
+        + sum(m.short_of_safety_stock.values())
         + (sum(m.lost.values()) if elastic and data.serve_all_demand else 0)
     )
     m.expected_cost = pyo.Objective(

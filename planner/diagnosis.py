@@ -178,6 +178,40 @@ def elastic_findings(data: NetworkData, m: pyo.ConcreteModel) -> list[dict[str, 
                 f"minimum order of {suppliers[pid].min_order:,.0f}",
             }
         )
+    for k, q in sorted(_slacks(m.short_of_fill_rate).items()):
+        findings.append(
+            {
+                "rule": "fill_rate_target",
+                "sku": k,
+                "units": q,
+                "message": f"SKU {k}: the {data.fill_rate_target[k]:.1%} fill-rate target is "
+                f"out of reach by {q:,.0f} expected units",
+            }
+        )
+    for k, q in sorted(_slacks(m.short_of_no_stockout).items()):
+        findings.append(
+            {
+                "rule": "no_stockout_chance",
+                "sku": k,
+                "probability": q,
+                "message": f"SKU {k}: no stock-out with probability "
+                f"{data.no_stockout_target[k]:.1%} is out of reach by {q:.1%}",
+            }
+        )
+    worst_floor: dict[tuple[str, str], float] = {}
+    for (_s, k, w), q in _slacks(m.short_of_safety_stock).items():
+        worst_floor[k, w] = max(worst_floor.get((k, w), 0.0), q)
+    for (k, w), q in sorted(worst_floor.items()):
+        findings.append(
+            {
+                "rule": "safety_stock_floor",
+                "sku": k,
+                "warehouse": w,
+                "units": q,
+                "message": f"SKU {k} at {w}: the safety stock of {data.safety_floor[k, w]:,.0f} "
+                f"units cannot be kept; {q:,.0f} short at the end of the plan",
+            }
+        )
     return findings
 
 

@@ -247,7 +247,8 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
             }
         )
 
-    stock_levels = _stock_levels(data, transfers, orders, served_by, leftover)
+    service = _service(data, lost_sales)
+    stock_levels = _stock_levels(data, transfers, orders, served_by, leftover, service)
     expected_demand = sum(probability[s] * demand_in[s] for s in data.scenarios)
     expected_served = sum(probability[s] * served_in[s] for s in data.scenarios)
     available = sum(row["available"] for row in stock_levels)
@@ -272,9 +273,37 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
         "allocations": allocations,
         "lost_sales": lost_sales,
         "scenarios": scenario_rows,
+        "service": list(service.values()),
         "costs": costs,
         "kpis": kpis,
     }
+
+
+def _service(data: NetworkData, lost_sales: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per SKU: tier, targets, and the fill rate and stock-out probability the plan achieves."""
+    demand: dict[str, float] = defaultdict(float)
+    for (s, k, _c, _t), q in data.demand.items():
+        demand[k] += data.probability[s] * q
+    lost: dict[str, float] = defaultdict(float)
+    short_in: dict[tuple[str, str], float] = defaultdict(float)
+    for row in lost_sales:
+        lost[row["sku"]] += data.probability[row["scenario"]] * row["quantity"]
+        short_in[row["scenario"], row["sku"]] += row["quantity"]
+    out = {}
+    for k in data.skus:
+        stockout = sum(
+            data.probability[s] for s in data.scenarios if short_in.get((s, k), 0.0) > 1e-6
+        )
+        out[k] = {
+            "sku": k,
+            "tier": data.sku_tier.get(k),
+            "expected_demand": demand[k],
+            "fill_rate": 1.0 - lost[k] / demand[k] if demand[k] > 0 else 1.0,
+            "stockout_probability": stockout,
+            "fill_rate_target": data.fill_rate_target.get(k),
+            "no_stockout_target": data.no_stockout_target.get(k),
+        }
+    return out
 
 
 def _stock_levels(
@@ -283,6 +312,7 @@ def _stock_levels(
     orders: list[dict[str, Any]],
     served_by: dict[tuple[str, str, str], float],
     leftover: dict[tuple[str, str, str], float],
+    service: dict[str, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Per SKU x warehouse: what is there, what the plan moves, and what is expected to remain."""
     inflow: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -316,6 +346,7 @@ def _stock_levels(
                 {
                     "sku": k,
                     "warehouse": w,
+                    "tier": service[k]["tier"],
                     "initial": flows["initial"],
                     "in_transit": flows["in_transit"],
                     "orders_in": flows["orders_in"],
@@ -326,6 +357,9 @@ def _stock_levels(
                     "expected_leftover": sum(
                         data.probability[s] * leftover.get((s, k, w), 0.0) for s in data.scenarios
                     ),
+                    "safety_floor": data.safety_floor.get((k, w), 0.0),
+                    "sku_fill_rate": service[k]["fill_rate"],
+                    "sku_stockout_probability": service[k]["stockout_probability"],
                 }
             )
     return rows

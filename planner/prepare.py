@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from models.data import LaneData, NetworkData, SupplierData
-from planner.schema import PlanRequest, Sku
+from planner.schema import PlanRequest, Sku, Tier
 
 
 def lost_sale_penalty(sku: Sku, request: PlanRequest) -> float:
@@ -47,6 +47,64 @@ def eligible_warehouses(request: PlanRequest) -> dict[str, tuple[str, ...]]:
     }
 
 
+TIER_THRESHOLDS = ((0.08, Tier.A), (0.03, Tier.B))  # conversion rate > 8% A, >= 3% B, else C
+
+
+def sku_tier(sku: Sku) -> Tier | None:
+    """The given tier, else derived from the conversion rate (> 8% A, 3-8% B, < 3% C)."""
+    if sku.tier is not None:
+        return sku.tier
+    if sku.conversion_rate is None:
+        return None
+    for threshold, tier in TIER_THRESHOLDS:
+        if sku.conversion_rate > threshold or (tier is Tier.B and sku.conversion_rate >= threshold):
+            return tier
+    return Tier.C
+
+
+def service_targets(request: PlanRequest) -> tuple[dict[str, float], dict[str, float]]:
+    """Fill-rate and no-stock-out targets per SKU, from its tier's service level."""
+    fill, no_stockout = {}, {}
+    for sku in request.skus:
+        tier = sku_tier(sku)
+        target = request.policy.service_levels.get(tier) if tier is not None else None
+        if target is None:
+            continue
+        if target.fill_rate is not None:
+            fill[sku.id] = target.fill_rate
+        if target.no_stockout_probability is not None:
+            no_stockout[sku.id] = target.no_stockout_probability
+    return fill, no_stockout
+
+
+def safety_floors(
+    request: PlanRequest,
+    demand: dict[tuple[str, str, str, int], float],
+    eligible: dict[str, tuple[str, ...]],
+) -> dict[tuple[str, str], float]:
+    """G_kw: days of cover x the warehouse's expected daily sales of the SKU.
+
+    A warehouse's daily sales of k: the expected daily demand of k in every channel it may
+    serve, shared equally among the warehouses that may serve that channel.
+    """
+    probability = {s.name: s.probability for s in request.scenarios}
+    rate: dict[tuple[str, str], float] = defaultdict(float)
+    for (s, k, c, _t), q in demand.items():
+        for w in eligible[c]:
+            rate[k, w] += probability[s] * q / request.horizon_days / len(eligible[c])
+    hot = {s.id for s in request.skus if s.hot_signal}
+    floors: dict[tuple[str, str], float] = {}
+    for rule in request.policy.safety_stock:
+        for k in [rule.sku] if rule.sku else [s.id for s in request.skus]:
+            days = (
+                rule.hot_signal_days if k in hot and rule.hot_signal_days is not None else rule.days
+            )
+            units = days * rate.get((k, rule.warehouse), 0.0)
+            if units > 0:
+                floors[k, rule.warehouse] = max(floors.get((k, rule.warehouse), 0.0), units)
+    return floors
+
+
 def network_data(request: PlanRequest) -> NetworkData:
     sku_ids = tuple(s.id for s in request.skus)
     sku_cost = {s.id: s.unit_cost for s in request.skus}
@@ -54,6 +112,9 @@ def network_data(request: PlanRequest) -> NetworkData:
     for row in request.stock:
         if row.quantity > 0:
             initial[row.sku, row.warehouse] = row.quantity
+    demand = spread_demand(request)
+    eligible = eligible_warehouses(request)
+    fill, no_stockout = service_targets(request)
     inbound: dict[tuple[str, str, int], float] = defaultdict(float)
     for row in request.in_transit:
         if row.quantity > 0:
@@ -96,8 +157,8 @@ def network_data(request: PlanRequest) -> NetworkData:
         probability={s.name: s.probability for s in request.scenarios},
         initial_stock=initial,
         inbound=dict(inbound),
-        demand=spread_demand(request),
-        eligible=eligible_warehouses(request),
+        demand=demand,
+        eligible=eligible,
         fulfilment_cost={
             (ch.id, f.warehouse): f.unit_cost for ch in request.channels for f in ch.fulfilment
         },
@@ -110,4 +171,8 @@ def network_data(request: PlanRequest) -> NetworkData:
         lost_sale_penalty={s.id: lost_sale_penalty(s, request) for s in request.skus},
         salvage_value={s.id: salvage_value(s, request) for s in request.skus},
         serve_all_demand=request.policy.serve_all_demand,
+        fill_rate_target=fill,
+        no_stockout_target=no_stockout,
+        safety_floor=safety_floors(request, demand, eligible),
+        sku_tier={s.id: t.value for s in request.skus if (t := sku_tier(s)) is not None},
     )

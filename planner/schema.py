@@ -99,6 +99,16 @@ class Sku(_Strict):
     price: Money = 0.0
     tier: Tier | None = None
     presale_eligible: bool = False
+    conversion_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Derives the tier when none is given: > 8% A, 3-8% B, < 3% C.",
+    )
+    hot_signal: bool = Field(
+        default=False, description="A demand signal is hot: safety stock uses hot_signal_days."
+    )
     lost_sale_penalty: Money | None = Field(
         default=None,
         description="Cost of one unit of demand not served. Default: the policy's, else the price.",
@@ -186,6 +196,112 @@ class Scenario(_Strict):
     demand: list[DemandRow]
 
 
+class TierLevel(_Strict):
+    """One named forecast tier, e.g. conservative 120,000 units with probability 0.5."""
+
+    name: Id
+    probability: float = Field(gt=0, le=1, allow_inf_nan=False)
+    quantity: Quantity
+
+
+class Share(_Strict):
+    sku: Id
+    channel: Id
+    share: float = Field(gt=0, le=1, allow_inf_nan=False)
+
+
+class CampaignTiers(_Strict):
+    """A campaign total per tier, split over SKU x channel by shares (summing to 1)."""
+
+    tiers: list[TierLevel] = Field(min_length=1)
+    shares: list[Share] = Field(min_length=1)
+    day: Day = 0
+    end_day: Day | None = None
+
+
+class SkuTiers(_Strict):
+    """Tiers for one SKU x channel; tiers with the same name across rows form one scenario."""
+
+    sku: Id
+    channel: Id
+    tiers: list[TierLevel] = Field(min_length=1)
+    day: Day = 0
+    end_day: Day | None = None
+
+
+class DistributionKind(StrEnum):
+    normal = "normal"
+    poisson = "poisson"
+    empirical = "empirical"
+
+
+class DemandDistribution(_Strict):
+    """Total demand of one SKU x channel over day..end_day (spread evenly over the days)."""
+
+    sku: Id
+    channel: Id
+    kind: DistributionKind
+    mean: Quantity | None = Field(default=None, description="normal and poisson")
+    std: Quantity | None = Field(default=None, description="normal only")
+    sample: list[Quantity] | None = Field(default=None, description="empirical: past events")
+    day: Day = 0
+    end_day: Day | None = None
+
+
+class DiscretisationMethod(StrEnum):
+    quantiles = "quantiles"
+    sampling = "sampling"
+
+
+class Uncertainty(_Strict):
+    """Demand uncertainty as planners state it; turned into scenarios before planning.
+
+    Exactly one of campaign_tiers, sku_tiers, distributions. Tiers become one scenario per
+    tier name. Distributions are discretised: `quantiles` puts scenario i at the
+    (i + 0.5) / n quantile of every distribution at once (comonotone), probability 1/n;
+    `sampling` draws independent samples with the seed, then reduces them to at most
+    max_scenarios by clustering when there are more.
+    """
+
+    campaign_tiers: CampaignTiers | None = None
+    sku_tiers: list[SkuTiers] | None = None
+    distributions: list[DemandDistribution] | None = None
+    method: DiscretisationMethod = DiscretisationMethod.quantiles
+    scenarios: int = Field(default=5, ge=1, le=5000, description="scenarios (or samples) to draw")
+    max_scenarios: int = Field(default=100, ge=1, le=5000, description="reduce beyond this many")
+    seed: int = 0
+
+
+class ServiceTarget(_Strict):
+    """Service level of a tier, enforced across scenarios (expected values)."""
+
+    fill_rate: float | None = Field(
+        default=None, ge=0, le=1, allow_inf_nan=False, description="expected served / demand"
+    )
+    no_stockout_probability: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="probability that the SKU loses no sale (chance constraint)",
+    )
+
+
+class SafetyStock(_Strict):
+    """Days-of-cover floor on a warehouse's stock at the end of the plan."""
+
+    warehouse: Id
+    sku: Id | None = Field(default=None, description="none = every SKU")
+    days: float = Field(ge=0, le=365, allow_inf_nan=False)
+    hot_signal_days: float | None = Field(
+        default=None,
+        ge=0,
+        le=365,
+        allow_inf_nan=False,
+        description="days of cover when the SKU's signal is hot (e.g. 3 -> 5)",
+    )
+
+
 class Policy(_Strict):
     lost_sale_penalty: Money | None = Field(
         default=None,
@@ -202,6 +318,10 @@ class Policy(_Strict):
     serve_all_demand: bool = Field(
         default=False, description="Hard rule: every unit of demand must be served (no lost sales)."
     )
+    service_levels: dict[Tier, ServiceTarget] = Field(
+        default_factory=dict, description="Targets per SKU tier A / B / C."
+    )
+    safety_stock: list[SafetyStock] = Field(default_factory=list)
 
 
 class _PlanItem(BaseModel):
@@ -253,7 +373,10 @@ class PlanRequest(_Strict):
     in_transit: list[InTransitRow] = Field(default_factory=list)
     lanes: list[Lane] = Field(default_factory=list)
     channels: list[Channel] = Field(min_length=1)
-    scenarios: list[Scenario] = Field(min_length=1)
+    scenarios: list[Scenario] = Field(
+        default_factory=list, description="Explicit scenarios; or give `uncertainty` instead."
+    )
+    uncertainty: Uncertainty | None = None
     policy: Policy = Field(default_factory=Policy)
     previous_plan: PreviousPlan | None = Field(
         default=None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +16,10 @@ from pydantic import ValidationError
 
 from planner.prepare import salvage_value
 from planner.schema import PlanRequest
+from planner.uncertainty import uncertainty_problems
+from planner.validation_types import FieldError, RequestError
 
 PROBABILITY_TOLERANCE = 1e-6
-
-
-@dataclass(frozen=True)
-class FieldError:
-    path: str
-    reason: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "reason": self.reason}
-
-
-class RequestError(ValueError):
-    """The request is not a valid plan request; ``errors`` names every field that is wrong."""
-
-    def __init__(self, errors: list[FieldError]):
-        self.errors = errors
-        super().__init__("; ".join(f"{e.path}: {e.reason}" for e in errors))
 
 
 def json_path(loc: Iterable[Any]) -> str:
@@ -200,8 +184,14 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
                 "warehouse", warehouses, o.warehouse, f"{base}.orders[{i}].warehouse"
             )
 
+    if r.uncertainty is not None:
+        if r.scenarios:
+            yield FieldError("$.uncertainty", "give either scenarios or uncertainty, not both")
+        yield from uncertainty_problems(r)
+    elif not r.scenarios:
+        yield FieldError("$.scenarios", "give at least one scenario, or `uncertainty`")
     total = math.fsum(s.probability for s in r.scenarios)
-    if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+    if r.scenarios and abs(total - 1.0) > PROBABILITY_TOLERANCE:
         yield FieldError("$.scenarios", f"scenario probabilities sum to {total:.6g}, not 1")
     for i, sc in enumerate(r.scenarios):
         for j, d in enumerate(sc.demand):

@@ -27,7 +27,7 @@ def test_a_valid_request_passes() -> None:
 
 def test_empty_object_names_every_missing_field() -> None:
     errors = _errors({})
-    for field in ("horizon_days", "warehouses", "skus", "channels", "scenarios"):
+    for field in ("horizon_days", "warehouses", "skus", "channels"):
         assert errors[f"$.{field}"] == "required field is missing"
 
 
@@ -141,3 +141,8 @@ def test_cli_missing_file_exits_2_without_a_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and "cannot read" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_scenarios_or_uncertainty_is_required() -> None:
+    raw = two_warehouse_request(scenarios=[])
+    assert _errors(raw) == {"$.scenarios": "give at least one scenario, or `uncertainty`"}

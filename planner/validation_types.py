@@ -1,0 +1,22 @@
+"""Error types of request validation, shared by every module that checks input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+class RequestError(ValueError):
+    """The request is not a valid plan request; ``errors`` names every field that is wrong."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e.path}: {e.reason}" for e in errors))
