@@ -66,6 +66,8 @@ class NetworkData:
     no_stockout_target: dict[str, float] = field(default_factory=dict)  # alpha_k, by SKU tier
     safety_floor: dict[tuple[str, str], float] = field(default_factory=dict)  # G_kw units
     sku_tier: dict[str, str] = field(default_factory=dict)  # A / B / C, for reporting
+    channel_pool: dict[str, str] = field(default_factory=dict)  # channel -> pool name
+    pool_limit: dict[tuple[str, str, str], float] = field(default_factory=dict)  # (k, w, pool)
 
     @property
     def days(self) -> range:

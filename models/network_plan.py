@@ -59,6 +59,8 @@ Constraints
         lost_skct <= D_skct (1 - z_sk): SKU k loses no sale in scenarios of total probability
         at least alpha_k (a chance constraint on scenario indicators)
     (11) safety_stock_floor[s,k,w]:  stock_skw(H-1) >= G_kw   (days of cover x daily sales)
+    (12) channel_pool_limit[s,k,w,g]:  sum_{c in pool g, t} serve_skwct <= A_kwg   (a share of a
+        warehouse's stock reserved for a group of channels, e.g. 60% live / 40% the rest)
 
 Elastic twin (built only to explain an infeasible request)
     Each hard rule gets a named slack >= 0, all priced at a weight Omega far above any cost:
@@ -465,6 +467,16 @@ def build_network_plan(data: NetworkData, elastic: bool = False) -> pyo.Concrete
             m.stock[s, k, w, last] + (m.short_of_safety_stock[s, k, w] if elastic else 0)
             >= data.safety_floor[k, w]
         ),
+    )
+
+    # (12) channel_pool_limit
+    pooled: dict[tuple[str, str, str, str], list] = defaultdict(list)
+    for s, k, w, c, t in serve_index:
+        if c in data.channel_pool:
+            pooled[s, k, w, data.channel_pool[c]].append(m.serve[s, k, w, c, t])
+    m.channel_pool_limit = pyo.Constraint(
+        [key for key in pooled if key[1:] in data.pool_limit],
+        rule=lambda m, s, k, w, g: sum(pooled[s, k, w, g]) <= data.pool_limit[k, w, g],
     )
 
     m.rule_violation = pyo.Expression(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.schema import Channel, Lane, PlanRequest, Sku, Supplier, Warehouse
+from planner.uncertainty import expand_scenarios
 
 PLAN_STATUSES = ("optimal", "feasible")
 NO_PLAN_STATUSES = ("infeasible", "time_limit_no_solution", "error")
@@ -900,6 +901,7 @@ def check_plan(request: PlanRequest, plan: dict[str, Any], tol: float = 1e-6) ->
     problems = check_shape(plan)
     if problems:  # the rules below read these fields; report the shape first
         return problems
+    request, _ = expand_scenarios(request)  # demand stated as tiers or distributions
     facts = build_facts(request, plan, tol)
     for rule in RULES:
         problems.extend(rule(facts))

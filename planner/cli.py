@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands that live beside their own code: each module has register(subparsers), which
 # adds a sub-parser with set_defaults(handler=...), the handler taking the parsed args and
 # returning an exit code.
-COMMAND_MODULES = ("api.serve", "planner.batch")
+COMMAND_MODULES = ("api.serve", "planner.batch", "planner.evaluate")
 
 
 def _command_modules() -> list[Any]:
@@ -200,5 +200,16 @@ def summary(plan: dict[str, Any], top: int = 10) -> str:
     return "\n".join(lines)
 
 
+def entry() -> int:
+    """Console-script entry: a closed pipe (``planner schema | head``) is not an error."""
+    try:
+        return main()
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(entry())

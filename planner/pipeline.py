@@ -17,6 +17,7 @@ from planner.diff import plan_changes, plan_hash
 from planner.plan import extract_plan, model_section, plan_status, relative_gap, solver_section
 from planner.prepare import network_data
 from planner.schema import PlanRequest
+from planner.uncertainty import expand_scenarios
 from planner.validation import validate_request
 from planner.warm_start import mip_start
 from solvers import Progress, SolveControl, SolveOptions, SolveResult, get_solver
@@ -92,6 +93,8 @@ def run(
     get_solver(solver)  # an unknown name fails here, before any work
 
     start = time.perf_counter()
+    fingerprint = request_fingerprint(request)  # of the request as sent
+    request, generated = expand_scenarios(request)
     data = network_data(request)
     model = build_network_plan(data)
     matrix = compile_pyomo(model)
@@ -117,7 +120,7 @@ def run(
             "name": request.name,
             "horizon_days": request.horizon_days,
             "currency": request.currency,
-            "sha256": request_fingerprint(request),
+            "sha256": fingerprint,
         },
     }
     if result.has_solution:
@@ -131,6 +134,7 @@ def run(
         plan["message"] = _failure_message(status, result.message)
         if status == "infeasible":
             plan["diagnosis"] = diagnose(data, solver, options)
+    plan["uncertainty"] = generated
     plan["plan_hash"] = plan_hash(plan)
     if request.previous_plan is not None:
         plan["changes"] = plan_changes(request.previous_plan, plan)
