@@ -87,11 +87,14 @@ def load_solution(model: pyo.ConcreteModel, matrix: MatrixModel, x: np.ndarray) 
 
     Integer columns are rounded to the nearest integer (solvers return 9.9999999 for 10).
     Variables the compiler dropped (they appear in no constraint and not in the objective)
-    get the value nearest to 0 within their bounds: any value is optimal for them.
+    get the value nearest to 0 within their bounds: any value is optimal for them. Fixed
+    variables keep their values.
     """
     import pyomo.environ as pyo
 
     for var in model.component_data_objects(pyo.Var, active=True):
+        if var.fixed:  # a fixed variable is a constant of the model: keep its value
+            continue
         lb = var.lb if var.lb is not None else -np.inf
         ub = var.ub if var.ub is not None else np.inf
         var.set_value(float(min(max(0.0, lb), ub)), skip_validation=True)
