@@ -858,6 +858,84 @@ def check_kpis(facts: Facts) -> Iterable[str]:
 # Entry point
 # --------------------------------------------------------------------------------------------
 
+# --------------------------------------------------------------------------------------------
+# Service levels and safety stock (re-derived: tier thresholds, daily-sales rates)
+# --------------------------------------------------------------------------------------------
+
+
+def _tier(sku: Sku) -> str | None:
+    if sku.tier is not None:
+        return sku.tier.value
+    if sku.conversion_rate is None:
+        return None
+    if sku.conversion_rate > 0.08:
+        return "A"
+    return "B" if sku.conversion_rate >= 0.03 else "C"
+
+
+def check_service_levels(facts: Facts) -> Iterable[str]:
+    """Each SKU meets its tier's fill-rate and no-stock-out targets across scenarios."""
+    levels = facts.request.policy.service_levels
+    lost = lost_by_key(facts)
+    for k, sku in facts.skus.items():
+        tier = _tier(sku)
+        target = next((t for name, t in levels.items() if name.value == tier), None)
+        if target is None:
+            continue
+        demand = sum(
+            facts.probability[s] * q for (s, k2, _c, _t), q in facts.demand.items() if k2 == k
+        )
+        if demand <= 0:
+            continue
+        short = {s: 0.0 for s in facts.probability}
+        for (s, k2, _c, _t), q in lost.items():
+            if k2 == k:
+                short[s] += q
+        expected_lost = sum(facts.probability[s] * q for s, q in short.items())
+        if target.fill_rate is not None and not facts.within(
+            expected_lost, (1 - target.fill_rate) * demand
+        ):
+            yield (
+                f"sku {k} (tier {tier}) fill rate {1 - expected_lost / demand:.6f} is below its "
+                f"target {target.fill_rate}"
+            )
+        if target.no_stockout_probability is not None:
+            safe = sum(facts.probability[s] for s, q in short.items() if q <= facts.tol)
+            if safe < target.no_stockout_probability - facts.tol:
+                yield (
+                    f"sku {k} (tier {tier}) loses no sale with probability {safe:.6f}, below "
+                    f"its target {target.no_stockout_probability}"
+                )
+
+
+def check_safety_stock(facts: Facts) -> Iterable[str]:
+    """End-of-plan stock keeps each safety floor: days of cover x the warehouse's daily sales
+    (a channel's expected daily demand shared equally by the warehouses meeting its promise)."""
+    rules = facts.request.policy.safety_stock
+    if not rules:
+        return
+    eligible = {
+        c.id: [f.warehouse for f in c.fulfilment if f.delivery_days <= c.promise_days]
+        for c in facts.channels.values()
+    }
+    rate: dict[tuple[str, str], float] = defaultdict(float)
+    for (s, k, c, _t), q in facts.demand.items():
+        for w in eligible[c]:
+            rate[k, w] += facts.probability[s] * q / facts.horizon / len(eligible[c])
+    last = facts.horizon - 1
+    for rule in rules:
+        for k in [rule.sku] if rule.sku else list(facts.skus):
+            hot = facts.skus[k].hot_signal and rule.hot_signal_days is not None
+            floor = (rule.hot_signal_days if hot else rule.days) * rate[k, rule.warehouse]
+            for s in facts.probability:
+                held = facts.stock[s, k, rule.warehouse][last]
+                if held < floor - facts.tol * max(1.0, floor):
+                    yield (
+                        f"sku {k} at {rule.warehouse} ends the plan with {held} units in "
+                        f"scenario {s}, below its safety stock {floor}"
+                    )
+
+
 RULES: tuple[Callable[[Facts], Iterable[str]], ...] = (
     check_transfers_use_lanes,
     check_lane_capacity,
@@ -875,6 +953,8 @@ RULES: tuple[Callable[[Facts], Iterable[str]], ...] = (
     check_costs,
     check_scenarios,
     check_kpis,
+    check_service_levels,
+    check_safety_stock,
 )
 
 

@@ -119,3 +119,25 @@ def test_unreachable_target_is_diagnosed() -> None:
     assert plan["status"] == "infeasible"
     rules = {f["rule"] for f in plan["diagnosis"]["findings"]}
     assert "fill_rate_target" in rules or "supplier_daily_capacity" in rules
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"service_levels": {"A": {"fill_rate": 0.9}}},
+        {"service_levels": {"A": {"no_stockout_probability": 0.9}}},
+        {"safety_stock": [{"warehouse": "W", "days": 1}]},
+    ],
+)
+def test_checker_verifies_service_rules_and_catches_a_shortfall(policy: dict[str, Any]) -> None:
+    from planner.checker import check_plan
+    from planner.validation import validate_request
+
+    raw = newsvendor(policy)
+    plan = solve(raw)
+    request = validate_request(raw)
+    assert check_plan(request, plan) == []
+    # The unconstrained plan (q = 10) breaks each of these rules, and the checker says so.
+    loose = solve(newsvendor())
+    problems = check_plan(request, loose)
+    assert any("target" in p or "safety stock" in p for p in problems), problems
