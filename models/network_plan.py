@@ -167,11 +167,16 @@ def violation_weight(data: NetworkData) -> float:
     return 1000.0 * max(scale) * max(1, data.horizon_days)
 
 
-def build_network_plan(data: NetworkData, elastic: bool = False) -> pyo.ConcreteModel:
+def build_network_plan(
+    data: NetworkData, elastic: bool = False, whole_units: bool = True
+) -> pyo.ConcreteModel:
     """Build the model above; pure: reads ``data`` only and never changes it.
 
     ``elastic=True`` builds the elastic twin used to explain infeasibility: every hard rule
     gets a named non-negative slack, priced at :func:`violation_weight` per unit.
+    ``whole_units=False`` relaxes ship and order quantities to continuous values (lane-use
+    and order-placement decisions stay binary): a relaxation of the model, whose optimum is
+    the model's optimum whenever its quantities come out whole.
     """
     m = pyo.ConcreteModel(name="network_plan_elastic" if elastic else "network_plan")
     horizon = data.horizon_days
@@ -212,15 +217,16 @@ def build_network_plan(data: NetworkData, elastic: bool = False) -> pyo.Concrete
         for t in data.days
     ]
 
+    quantity_domain = pyo.NonNegativeIntegers if whole_units else pyo.NonNegativeReals
     m.ship = pyo.Var(
         ship_index,
-        domain=pyo.NonNegativeIntegers,
+        domain=quantity_domain,
         bounds=lambda m, k, key, t: (0, _ceil(supply_kt[k, t])),
     )
     m.use = pyo.Var(use_index, domain=pyo.Binary)
     m.order = pyo.Var(
         order_index,
-        domain=pyo.NonNegativeIntegers,
+        domain=quantity_domain,
         bounds=lambda m, pid, k, w, t: (0, order_bound(suppliers[pid], k, demand_k)),
     )
     m.place = pyo.Var(place_index, domain=pyo.Binary)

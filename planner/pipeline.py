@@ -5,22 +5,27 @@ No Pyomo object leaves this module: callers get the plan as a JSON-ready dict.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+import pyomo.environ as pyo
+
+from models.data import NetworkData
 from models.network_plan import build_network_plan
 from planner.diagnosis import diagnose
 from planner.diff import plan_changes, plan_hash
 from planner.plan import extract_plan, model_section, plan_status, relative_gap, solver_section
 from planner.prepare import network_data
-from planner.schema import PlanRequest
+from planner.schema import PlanRequest, PreviousPlan
 from planner.uncertainty import expand_scenarios
 from planner.validation import validate_request
 from planner.warm_start import mip_start
-from solvers import Progress, SolveControl, SolveOptions, SolveResult, get_solver
+from solvers import Progress, SolveControl, SolveOptions, SolveResult, Termination, get_solver
 from solvers.guard import solve_guarded
 from solvers.matrix import MatrixModel, compile_pyomo, load_solution
 
@@ -76,6 +81,120 @@ def solve_matrix(
     return solve_guarded(solver, matrix, options, control)
 
 
+WHOLE_UNIT_TOLERANCE = 1e-6
+FIRST_PHASE_SHARE = 0.8  # of the time limit, when the whole-unit phase may have to follow
+
+
+def solve_in_whole_units(
+    data: NetworkData,
+    solver: str,
+    options: SolveOptions,
+    control: SolveControl,
+    previous: PreviousPlan | None,
+) -> tuple[pyo.ConcreteModel, MatrixModel, SolveResult, list[dict[str, Any]]]:
+    """Solve with transfer and order quantities continuous first; keep that answer when every
+    quantity is whole (it is then optimal for the whole-unit model too, and the relaxation's
+    bound is valid for it), else solve the whole-unit model from the rounded answer.
+
+    Lane-use and order-placement binaries make the model hard; integer quantities on top
+    made HiGHS 3-15x slower on the seed instances, whose optimal quantities come out whole
+    anyway (integral stock and demand on network-like flows).
+    """
+    phases: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    relaxed_options = options
+    if options.time_limit is not None:
+        relaxed_options = dataclasses.replace(
+            options, time_limit=options.time_limit * FIRST_PHASE_SHARE
+        )
+    model, matrix, result = _solve_phase(
+        data, solver, relaxed_options, control, previous, False, phases
+    )
+    quantities = [
+        i
+        for i, var in enumerate(matrix.columns)
+        if var.parent_component().local_name in ("ship", "order")
+    ]
+    whole = result.has_solution and bool(
+        np.all(
+            np.abs(result.x[quantities] - np.round(result.x[quantities])) <= WHOLE_UNIT_TOLERANCE
+        )
+    )
+    phases[-1]["whole_units_found"] = whole
+    stop_asked = control.should_stop is not None and control.should_stop()
+    if (
+        whole
+        or (not result.has_solution and result.termination is Termination.infeasible)
+        or stop_asked
+    ):
+        return model, matrix, result, phases
+
+    remaining = None
+    if options.time_limit is not None:
+        remaining = max(
+            options.time_limit - (time.perf_counter() - started),
+            options.time_limit * (1 - FIRST_PHASE_SHARE),
+        )
+    start_values = None
+    if result.has_solution:
+        # A MIP start HiGHS can complete with one LP: quantities rounded down (less shipped
+        # or ordered keeps stock, lane and supplier limits), binaries as found, the rest
+        # (allocation, stock) left for the solver.
+        values = np.where(matrix.integer, result.x, np.nan)
+        values[quantities] = np.floor(result.x[quantities] + WHOLE_UNIT_TOLERANCE)
+        start_values = {var.name: v for var, v in zip(matrix.columns, values, strict=True)}
+    whole_model, whole_matrix, whole_result = _solve_phase(
+        data,
+        solver,
+        dataclasses.replace(options, time_limit=remaining),
+        control,
+        previous,
+        True,
+        phases,
+        start_values,
+    )
+    if result.best_bound is not None and whole_result.best_bound is not None:
+        whole_result = dataclasses.replace(
+            whole_result, best_bound=max(result.best_bound, whole_result.best_bound)
+        )
+    return whole_model, whole_matrix, whole_result, phases
+
+
+def _solve_phase(
+    data: NetworkData,
+    solver: str,
+    options: SolveOptions,
+    control: SolveControl,
+    previous: PreviousPlan | None,
+    whole_units: bool,
+    phases: list[dict[str, Any]],
+    start_values: dict[str, float] | None = None,
+) -> tuple[pyo.ConcreteModel, MatrixModel, SolveResult]:
+    started = time.perf_counter()
+    model = build_network_plan(data, whole_units=whole_units)
+    matrix = compile_pyomo(model)
+    phase_control = dataclasses.replace(control, start=None)
+    if start_values is not None:  # matched by variable name: columns may be ordered otherwise
+        phase_control.start = np.array(
+            [start_values.get(var.name, np.nan) for var in matrix.columns], dtype=float
+        )
+    elif previous is not None:
+        phase_control.start = mip_start(model, matrix, previous)
+    build_seconds = time.perf_counter() - started
+    result = solve_matrix(solver, matrix, options, phase_control)
+    phases.append(
+        {
+            "whole_units": whole_units,
+            "termination": result.termination.value,
+            "objective": result.objective,
+            "best_bound": result.best_bound,
+            "seconds": round(result.seconds, 6),
+            "build_seconds": round(build_seconds, 6),
+        }
+    )
+    return model, matrix, result
+
+
 def run(
     request: PlanRequest,
     options: SolveOptions | None = None,
@@ -96,14 +215,12 @@ def run(
     fingerprint = request_fingerprint(request)  # of the request as sent
     request, generated = expand_scenarios(request)
     data = network_data(request)
-    model = build_network_plan(data)
-    matrix = compile_pyomo(model)
-    control = SolveControl(progress=progress, should_stop=should_stop)
-    if request.previous_plan is not None:
-        control.start = mip_start(model, matrix, request.previous_plan)
     build_seconds = time.perf_counter() - start
-
-    result = solve_matrix(solver, matrix, options, control)
+    control = SolveControl(progress=progress, should_stop=should_stop)
+    model, matrix, result, phases = solve_in_whole_units(
+        data, solver, options, control, request.previous_plan
+    )
+    build_seconds += sum(p["build_seconds"] for p in phases)
 
     start = time.perf_counter()
     status = plan_status(result)
@@ -113,7 +230,7 @@ def run(
         "objective": None,
         "best_bound": result.best_bound,
         "gap": None,
-        "solver": solver_section(result, options),
+        "solver": solver_section(result, options) | {"phases": phases},
         "model": model_section(result),
         "timings": {},
         "request": {

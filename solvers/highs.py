@@ -92,6 +92,9 @@ class HighsSolver:
         if options.abs_gap is not None:
             h.setOptionValue("mip_abs_gap", float(options.abs_gap))
         if options.threads is not None:
+            # HiGHS keeps one thread pool per process, sized by the first solve; a later solve
+            # asking for another size fails unless the pool is rebuilt.
+            h.resetGlobalScheduler(True)
             h.setOptionValue("threads", int(options.threads))
         if options.seed is not None:
             h.setOptionValue("random_seed", int(options.seed))
