@@ -25,7 +25,15 @@ from planner.schema import PlanRequest, PreviousPlan
 from planner.uncertainty import expand_scenarios
 from planner.validation import validate_request
 from planner.warm_start import mip_start
-from solvers import Progress, SolveControl, SolveOptions, SolveResult, Termination, get_solver
+from solvers import (
+    Progress,
+    SolutionKind,
+    SolveControl,
+    SolveOptions,
+    SolveResult,
+    Termination,
+    get_solver,
+)
 from solvers.guard import solve_guarded
 from solvers.matrix import MatrixModel, compile_pyomo, load_solution
 
@@ -122,11 +130,7 @@ def solve_in_whole_units(
     )
     phases[-1]["whole_units_found"] = whole
     stop_asked = control.should_stop is not None and control.should_stop()
-    if (
-        whole
-        or (not result.has_solution and result.termination is Termination.infeasible)
-        or stop_asked
-    ):
+    if whole or not result.has_solution:
         return model, matrix, result, phases
 
     remaining = None
@@ -135,14 +139,17 @@ def solve_in_whole_units(
             options.time_limit - (time.perf_counter() - started),
             options.time_limit * (1 - FIRST_PHASE_SHARE),
         )
-    start_values = None
-    if result.has_solution:
-        # A MIP start HiGHS can complete with one LP: quantities rounded down (less shipped
-        # or ordered keeps stock, lane and supplier limits), binaries as found, the rest
-        # (allocation, stock) left for the solver.
-        values = np.where(matrix.integer, result.x, np.nan)
-        values[quantities] = np.floor(result.x[quantities] + WHOLE_UNIT_TOLERANCE)
-        start_values = {var.name: v for var, v in zip(matrix.columns, values, strict=True)}
+    # A MIP start HiGHS can complete with one LP: quantities rounded down (less shipped or
+    # ordered keeps stock, lane and supplier limits), binaries as found, the rest (allocation,
+    # stock) left for the solver.
+    values = np.where(matrix.integer, result.x, np.nan)
+    values[quantities] = np.floor(result.x[quantities] + WHOLE_UNIT_TOLERANCE)
+    start_values = {var.name: v for var, v in zip(matrix.columns, values, strict=True)}
+    if stop_asked:  # no time for a whole-unit search: settle the rounded-down plan
+        settled = _settle_rounded_down(
+            data, solver, start_values, result, Termination.interrupted, phases
+        )
+        return (*settled, phases)
     whole_model, whole_matrix, whole_result = _solve_phase(
         data,
         solver,
@@ -157,7 +164,58 @@ def solve_in_whole_units(
         whole_result = dataclasses.replace(
             whole_result, best_bound=max(result.best_bound, whole_result.best_bound)
         )
+    if not whole_result.has_solution:  # the rounded-down plan is still a whole-unit plan
+        termination = whole_result.termination
+        settled = _settle_rounded_down(data, solver, start_values, result, termination, phases)
+        return (*settled, phases)
     return whole_model, whole_matrix, whole_result, phases
+
+
+def _settle_rounded_down(
+    data: NetworkData,
+    solver: str,
+    start_values: dict[str, float],
+    relaxed: SolveResult,
+    termination: Termination,
+    phases: list[dict[str, Any]],
+) -> tuple[pyo.ConcreteModel, MatrixModel, SolveResult]:
+    """The relaxed answer with its quantities rounded down and fixed, the rest re-optimised
+    (a small problem): a whole-unit plan when the whole-unit search had no time or found none.
+    Its status stays that of the interrupted search; the relaxed bound remains valid."""
+    started = time.perf_counter()
+    model = build_network_plan(data, whole_units=True)
+    for component in (model.ship, model.order, model.use, model.place):
+        for var in component.values():
+            value = start_values.get(var.name)
+            if value is not None and not np.isnan(value):
+                var.fix(round(value))
+    matrix = compile_pyomo(model)
+    settled = get_solver(solver).solve(matrix, SolveOptions())
+    phases.append(
+        {
+            "whole_units": True,
+            "settled_rounded_down": True,
+            "termination": settled.termination.value,
+            "objective": settled.objective,
+            "seconds": round(settled.seconds, 6),
+            "build_seconds": round(time.perf_counter() - started - settled.seconds, 6),
+        }
+    )
+    if not settled.has_solution:
+        return model, matrix, dataclasses.replace(relaxed, solution=SolutionKind.none, x=None)
+    return (
+        model,
+        matrix,
+        dataclasses.replace(
+            settled,
+            termination=relaxed.termination
+            if relaxed.termination is not Termination.optimal
+            else Termination.interrupted,
+            solution=SolutionKind.feasible,
+            best_bound=relaxed.best_bound,
+            seconds=relaxed.seconds + settled.seconds,
+        ),
+    )
 
 
 def _solve_phase(

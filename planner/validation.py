@@ -48,6 +48,8 @@ def parse_json(text: str) -> Any:
         ) from exc
     except ValueError as exc:  # NaN / Infinity literals
         raise RequestError([FieldError("$", str(exc))]) from exc
+    except RecursionError:
+        raise RequestError([FieldError("$", "not valid JSON: nested too deeply")]) from None
 
 
 def _reject_constant(name: str) -> Any:

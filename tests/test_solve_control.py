@@ -28,10 +28,15 @@ def test_time_limit_returns_in_time_with_the_best_plan() -> None:
     plan = run(HARD, SolveOptions(time_limit=2))
     elapsed = time.perf_counter() - started
     assert elapsed < 7 + plan["timings"]["build_seconds"]
-    assert plan["status"] == "feasible"
     assert plan["solver"]["termination"] == "time_limit"
-    assert plan["gap"] > 0 and plan["best_bound"] < plan["objective"]
-    assert plan["costs"]["total"] == plan["objective"]
+    # "a feasible plan when one was found": on a loaded machine the 2 s may pass before the
+    # first incumbent; then the status says so instead of inventing a plan.
+    assert plan["status"] in ("feasible", "time_limit_no_solution")
+    if plan["status"] == "feasible":
+        assert plan["gap"] > 0 and plan["best_bound"] < plan["objective"]
+        assert plan["costs"]["total"] == plan["objective"]
+    else:
+        assert plan["objective"] is None and plan["transfers"] == []
 
 
 def test_a_solver_that_overruns_is_stopped_from_outside_with_its_incumbent() -> None:
@@ -45,9 +50,9 @@ def test_a_solver_that_overruns_is_stopped_from_outside_with_its_incumbent() -> 
         matrix,
         SolveOptions(time_limit=60),
         SolveControl(on_incumbent=lambda obj, x: incumbents.append(obj)),
-        kill_after=3,
+        kill_after=5,
     )
-    assert time.perf_counter() - started < 6
+    assert time.perf_counter() - started < 8
     assert result.termination.value == "time_limit"
     assert result.message.startswith("stopped from outside")
     assert result.has_solution and result.objective == min(incumbents)
@@ -56,7 +61,7 @@ def test_a_solver_that_overruns_is_stopped_from_outside_with_its_incumbent() -> 
 
 def test_progress_reports_incumbent_bound_and_gap() -> None:
     seen: list[Progress] = []
-    run(HARD, SolveOptions(time_limit=2), progress=seen.append)
+    run(HARD, SolveOptions(time_limit=5), progress=seen.append)
     assert seen, "no progress reported"
     with_incumbent = [p for p in seen if p.incumbent is not None]
     assert with_incumbent
@@ -66,12 +71,21 @@ def test_progress_reports_incumbent_bound_and_gap() -> None:
 
 
 def test_should_stop_interrupts_and_keeps_the_best_plan() -> None:
+    # Stop once the solver has reported a plan (and at least 1 s has passed).
     started = time.perf_counter()
-    deadline = started + 1.5
+    found: list[float] = []
+
+    def incumbent_seen(p: Progress) -> None:
+        if p.incumbent is not None:
+            found.append(time.perf_counter())
+
     plan = run(
-        HARD, SolveOptions(time_limit=60), should_stop=lambda: time.perf_counter() > deadline
+        HARD,
+        SolveOptions(time_limit=60),
+        progress=incumbent_seen,
+        should_stop=lambda: bool(found) and time.perf_counter() > max(found[0], started + 1),
     )
-    assert time.perf_counter() - started < 10
+    assert found and time.perf_counter() - found[0] < 15
     assert plan["status"] == "feasible"
     assert plan["solver"]["termination"] == "interrupted"
     assert plan["transfers"]

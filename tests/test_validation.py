@@ -146,3 +146,9 @@ def test_cli_missing_file_exits_2_without_a_traceback(tmp_path: Path) -> None:
 def test_scenarios_or_uncertainty_is_required() -> None:
     raw = two_warehouse_request(scenarios=[])
     assert _errors(raw) == {"$.scenarios": "give at least one scenario, or `uncertainty`"}
+
+
+def test_deeply_nested_json_is_rejected_not_crashed() -> None:
+    with pytest.raises(RequestError) as info:
+        parse_json("[" * 100_000 + "]" * 100_000)
+    assert "nested too deeply" in info.value.errors[0].reason
