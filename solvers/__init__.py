@@ -13,8 +13,9 @@ from solvers.base import (
     Termination,
 )
 from solvers.highs import HighsSolver
+from solvers.ortools import OrToolsSolver
 
-BACKENDS: dict[str, type] = {"highs": HighsSolver}
+BACKENDS: dict[str, type] = {"highs": HighsSolver, "ortools": OrToolsSolver}
 
 
 class UnknownSolverError(ValueError):
