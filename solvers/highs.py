@@ -71,6 +71,15 @@ def new_highs() -> highspy.Highs:
     return h
 
 
+# An x that comes with these is not a plan: unbounded means the objective has no minimum.
+NO_PLAN_TERMINATIONS = (
+    Termination.infeasible,
+    Termination.unbounded,
+    Termination.infeasible_or_unbounded,
+    Termination.error,
+)
+
+
 class HighsSolver:
     name = "highs"
 
@@ -125,7 +134,7 @@ class HighsSolver:
             termination = Termination.gap_reached  # optimal within the requested tolerance
         if termination in (Termination.optimal, Termination.gap_reached) and x is not None:
             solution = SolutionKind.optimal
-        elif x is not None and termination not in (Termination.infeasible, Termination.error):
+        elif x is not None and termination not in NO_PLAN_TERMINATIONS:
             solution = SolutionKind.feasible
         else:
             solution, x = SolutionKind.none, None

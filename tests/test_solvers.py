@@ -211,9 +211,9 @@ def test_infeasible(backend: str, model: MatrixModel) -> None:
 def test_unbounded(backend: str, model: MatrixModel) -> None:
     result = solve(backend, model)
     # HiGHS says infeasible_or_unbounded for the MIP (its presolve does not tell them apart);
-    # neither answer may claim an optimum.
+    # neither answer is a plan.
     assert result.termination in (Termination.unbounded, Termination.infeasible_or_unbounded)
-    assert result.solution is not SolutionKind.optimal
+    assert result.solution is SolutionKind.none and not result.has_solution
     assert result.best_bound is None
 
 
