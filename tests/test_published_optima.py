@@ -35,17 +35,16 @@ from planner.importers import (
 from planner.pipeline import run
 from planner.schema import PlanRequest
 from planner.validation import validate_request
-from solvers import SolveOptions
+from solvers import BACKENDS, SolveOptions
 
 REL_TOL = 1e-6
 SOLVE_OPTIONS = SolveOptions(time_limit=600, mip_gap=1e-9)
 
 CAP_INSTANCES = ["cap41", "cap71", "cap94", "cap131"]
 FCNETLIB_INSTANCES = ["k10x90", "g40x132", "r20x100", "l121x232", "beasleyC1"]
-# Solve times measured with HiGHS 1.16 on 2 shared cores: the cap files and k10x90 take a few
-# seconds or less; these take 20-90 s each (the model's integer transfer quantities make
-# HiGHS branch on flows; with continuous flows they solve in 0.2-5 s). Marked `slow`: still run
-# in CI, deselect locally with -m "not slow".
+# Each instance runs on every backend (HiGHS, OR-Tools SCIP). These four took 10-90 s with
+# whole-unit quantities in the first model; they are marked `slow`: still run in CI,
+# deselect locally with -m "not slow".
 SLOW_INSTANCES = {"g40x132", "r20x100", "l121x232", "beasleyC1"}
 BENCH_CASES = [
     pytest.param(name, marks=pytest.mark.slow) if name in SLOW_INSTANCES else name
@@ -75,10 +74,10 @@ def solve(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
-def solved_bench(instance: str) -> tuple[PlanRequest, dict[str, Any]]:
+def solved_bench(instance: str, solver: str = "highs") -> tuple[PlanRequest, dict[str, Any]]:
     """(validated request, plan) of a bench instance, solved once per test session."""
     request = validate_request(bench_request(require_bench(), instance))
-    return request, run(request, SOLVE_OPTIONS)
+    return request, run(request, SOLVE_OPTIONS, solver=solver)
 
 
 def assert_optimal_plan(plan: dict[str, Any], expected: float) -> None:
@@ -94,20 +93,23 @@ def assert_optimal_plan(plan: dict[str, Any], expected: float) -> None:
 # --------------------------------------------------------------------------- published optima
 
 
+@pytest.mark.parametrize("solver", sorted(BACKENDS))
 @pytest.mark.parametrize("instance", BENCH_CASES)
-def test_reproduces_published_optimum(instance: str) -> None:
+def test_reproduces_published_optimum(instance: str, solver: str) -> None:
     optimum = read_bench_optima(require_bench())[instance]
     assert optimum.proven, f"{instance}: the published value is not a proven optimum"
-    _request, plan = solved_bench(instance)
+    _request, plan = solved_bench(instance, solver)
+    assert plan["solver"]["name"] == solver
     assert_optimal_plan(plan, optimum.value)
     assert plan["kpis"]["expected_fill_rate"] == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("solver", sorted(BACKENDS))
 @pytest.mark.parametrize("instance", BENCH_CASES)
-def test_benchmark_plan_passes_checker(instance: str) -> None:
+def test_benchmark_plan_passes_checker(instance: str, solver: str) -> None:
     checker = pytest.importorskip("planner.checker", exc_type=ModuleNotFoundError)
     require_bench()
-    request, plan = solved_bench(instance)
+    request, plan = solved_bench(instance, solver)
     assert checker.check_plan(request, plan) == []
 
 
