@@ -47,8 +47,8 @@ Constraints
     (4b) lane_use_per_sku[k,l,t]:  ship_klt <= S_kt use_lt   (valid, and far tighter in the LP
         relaxation than (4) when many SKUs share a lane)
     Bounds: S_kt = units of k that can exist by day t (stock, arrivals, supplier deliveries at
-    most D_k + m_p per order day, D_k the largest scenario demand of k): 0 <= ship_klt <= S_kt,
-    0 <= order_pkwt <= min(Q_p, D_k + m_p).
+    most D_k + m_p per order day and warehouse, D_k = the sum over scenarios of k's demand
+    plus its safety floors): 0 <= ship_klt <= S_kt, 0 <= order_pkwt <= min(Q_p, D_k + m_p).
     (5) warehouse_capacity[s,w,t]:  sum_k stock_skwt <= V_w
     (6) supplier_daily_capacity[p,t]:  sum_kw order_pkwt <= Q_p
     (7) supplier_window_capacity[p,i]:  sum_{t in [a_i, b_i]} sum_kw order_pkwt <= Q_i
@@ -83,40 +83,39 @@ import pyomo.environ as pyo
 from models.data import LaneData, NetworkData, SupplierData
 
 
-def largest_sku_demand(data: NetworkData) -> dict[str, float]:
-    """D_k: the most units of each SKU a plan can need: its largest total demand over the
-    scenarios plus the safety stock it must keep (11)."""
-    per: dict[tuple[str, str], float] = defaultdict(float)
-    for (s, k, _c, _t), q in data.demand.items():
-        per[s, k] += q
+def useful_units(data: NetworkData) -> dict[str, float]:
+    """D_k: units of SKU k a plan can put to use: every scenario's demand added up (stock is
+    committed before demand is known, so each scenario may need its units elsewhere) plus the
+    safety stock it must keep (11)."""
     out = dict.fromkeys(data.skus, 0.0)
-    for (_s, k), q in per.items():
-        out[k] = max(out[k], q)
+    for (_s, k, _c, _t), q in data.demand.items():
+        out[k] += q
     for (k, _w), floor in data.safety_floor.items():
         out[k] += floor
     return out
 
 
-def order_bound(p: SupplierData, k: str, demand: dict[str, float]) -> float:
-    """Most units of k an optimal plan orders from p on one day (upper bound of order_pkwt).
+def order_bound(p: SupplierData, k: str, useful: dict[str, float]) -> float:
+    """Most units of k an optimal plan orders from p for one warehouse on one day (upper
+    bound of order_pkwt), in whole units.
 
-    Units of k beyond the most that can ever be sold (D_k, which :func:`largest_sku_demand`
-    raises by the SKU's safety floors) end as leftover, which never pays (validation keeps
-    salvage at or below purchase cost, holding is never negative), except to reach p's
-    minimum order, which needs at most m_p more.
+    A unit sold in no scenario and kept for no safety floor only ends as leftover, which
+    never pays (validation keeps salvage at or below purchase cost, holding is never
+    negative): removing it, and its transfers, keeps every rule except possibly p's minimum
+    order, which needs at most m_p more. So D_k + m_p units suffice.
     """
-    bound = demand[k] + p.min_order
+    bound = useful[k] + p.min_order
     if p.capacity_per_day is not None:
         bound = min(bound, p.capacity_per_day)
-    return bound
+    return _ceil(bound)
 
 
-def order_day_bound(p: SupplierData, demand: dict[str, float]) -> float:
-    """M_p in (8): most units ordered from p on one day."""
-    bound = sum(demand[k] for k in p.skus) + p.min_order
+def order_day_bound(p: SupplierData, useful: dict[str, float]) -> float:
+    """M_p in (8): most units ordered from p on one day (the sum of its variables' bounds)."""
+    bound = sum(order_bound(p, k, useful) for k in p.skus) * len(p.deliver_to)
     if p.capacity_per_day is not None:
         bound = min(bound, p.capacity_per_day)
-    return bound
+    return max(_ceil(bound), _ceil(p.min_order))
 
 
 def sku_supply_by_day(data: NetworkData, demand: dict[str, float]) -> dict[tuple[str, int], float]:
@@ -182,7 +181,7 @@ def build_network_plan(
     horizon = data.horizon_days
     lanes = {lane.key: lane for lane in data.lanes}
     suppliers = {p.id: p for p in data.suppliers}
-    demand_k = largest_sku_demand(data)
+    demand_k = useful_units(data)
     supply_kt = sku_supply_by_day(data, demand_k)
 
     # ---- index sets -------------------------------------------------------------------------
@@ -485,6 +484,9 @@ def build_network_plan(
         rule=lambda m, s, k, w, g: sum(pooled[s, k, w, g]) <= data.pool_limit[k, w, g],
     )
 
+    max_lateness = max(
+        (d - data.promise_days[c] for (c, _w), d in data.delivery_days.items()), default=0
+    )
     m.rule_violation = pyo.Expression(
         expr=sum(
             (data.delivery_days[c, w] - data.promise_days[c]) * m.serve_late[s, k, w, c, t]
@@ -498,7 +500,8 @@ def build_network_plan(
         + sum(m.short_of_fill_rate.values())
         + sum(demand_by_sku[k] * m.short_of_no_stockout[k] for k in m.short_of_no_stockout)
         + sum(m.short_of_safety_stock.values())
-        + (sum(m.lost.values()) if elastic and data.serve_all_demand else 0)
+        # an unserved unit must cost more than serving it late, however late
+        + ((1 + max_lateness) * sum(m.lost.values()) if elastic and data.serve_all_demand else 0)
     )
     m.expected_cost = pyo.Objective(
         expr=m.first_stage_cost

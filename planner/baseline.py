@@ -12,8 +12,9 @@ How the rules become a plan:
    serve any channel within its promise.
 3. Execution, as a planner would: order the network's shortfall from the cheapest supplier
    into the warehouses short of their target (day 0, within daily capacity, at least the
-   minimum order); then move surplus to the warehouses still short on the cheapest direct lane
-   that arrives within the horizon (day 0, within lane capacity).
+   minimum order); then move surplus stock on hand (not stock still in transit or on order)
+   to the warehouses still short on the cheapest direct lane that arrives within the horizon
+   (day 0, within lane capacity).
 4. Channel split: in each scenario, live channels may take at most 60% of a warehouse's stock
    of a SKU and the others at most 40% (a pool per warehouse and SKU).
 """
@@ -85,9 +86,11 @@ def rule_of_thumb_targets(request: PlanRequest) -> dict[tuple[str, str], float]:
 def rule_of_thumb_first_stage(request: PlanRequest) -> FirstStage:
     """Orders and transfers that bring stock to the rule-of-thumb targets (steps 2-3)."""
     targets = rule_of_thumb_targets(request)
-    position: dict[tuple[str, str], float] = defaultdict(float)
+    position: dict[tuple[str, str], float] = defaultdict(float)  # counts toward targets
+    on_hand: dict[tuple[str, str], float] = defaultdict(float)  # may ship on day 0
     for row in request.stock:
         position[row.sku, row.warehouse] += row.quantity
+        on_hand[row.sku, row.warehouse] += row.quantity
     for row in request.in_transit:
         position[row.sku, row.warehouse] += row.quantity
     plan = FirstStage()
@@ -155,12 +158,13 @@ def rule_of_thumb_first_stage(request: PlanRequest) -> FirstStage:
             )
             for _cost, key, lane in lanes:
                 surplus = position[k, lane.from_] - targets.get((k, lane.from_), 0.0)
-                quantity = int(min(need, surplus, lane_left[key]))
+                quantity = int(min(need, surplus, on_hand[k, lane.from_], lane_left[key]))
                 if quantity <= 0:
                     continue
                 plan.transfers.append({"sku": k, "lane": key, "ship_day": 0, "quantity": quantity})
                 lane_left[key] -= quantity
                 position[k, lane.from_] -= quantity
+                on_hand[k, lane.from_] -= quantity
                 position[k, w] += quantity
                 need -= quantity
                 if need < 1:

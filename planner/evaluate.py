@@ -96,6 +96,14 @@ def replay(
     """Fix the first stage, solve the best recourse for every scenario, summarise."""
     judged = judged_request(request, scenarios)
     data = network_data(judged)
+    # Judged on the promise as well: no serving late (the elastic twin would allow it at a
+    # price); capacity slack stays, to absorb e.g. overflow in a low draw, and is reported.
+    data = dataclasses.replace(
+        data,
+        delivery_days={
+            (c, w): d for (c, w), d in data.delivery_days.items() if d <= data.promise_days[c]
+        },
+    )
     if live_share is not None:
         data = _with_channel_split(data, judged, first_stage, live_share)
     model = build_network_plan(data, elastic=True)  # absorbs e.g. capacity overflow in low draws
@@ -246,6 +254,8 @@ def evaluate(
     options: SolveOptions | None = None,
 ) -> dict[str, Any]:
     """Judge `plan` and the rule-of-thumb plan on fresh demand; VSS and EVPI."""
+    if samples < 1 or ws_samples < 1:
+        raise ValueError("evaluation needs at least one draw and one wait-and-see draw")
     options = options or SolveOptions(time_limit=120)
     # wait-and-see only needs a valid lower bound: a looser gap is enough and much faster
     ws_options = dataclasses.replace(options, mip_gap=max(options.mip_gap or 0.0, 1e-3))

@@ -139,16 +139,21 @@ def solve_in_whole_units(
             options.time_limit - (time.perf_counter() - started),
             options.time_limit * (1 - FIRST_PHASE_SHARE),
         )
-    # A MIP start HiGHS can complete with one LP: quantities rounded down (less shipped or
-    # ordered keeps stock, lane and supplier limits), binaries as found, the rest (allocation,
-    # stock) left for the solver.
+    # A MIP start: the relaxed answer's binaries and its quantities rounded down; the solver
+    # repairs or completes it.
     values = np.where(matrix.integer, result.x, np.nan)
     values[quantities] = np.floor(result.x[quantities] + WHOLE_UNIT_TOLERANCE)
     start_values = {var.name: v for var, v in zip(matrix.columns, values, strict=True)}
-    if stop_asked:  # no time for a whole-unit search: settle the rounded-down plan
-        settled = _settle_rounded_down(
-            data, solver, start_values, result, Termination.interrupted, phases
-        )
+    decisions = {
+        var.name: round(float(x))
+        for var, x in zip(matrix.columns, result.x, strict=True)
+        if var.parent_component().local_name in ("use", "place")
+    }
+    settle_options = dataclasses.replace(
+        options, time_limit=SETTLE_SECONDS if options.time_limit is None else remaining
+    )
+    if stop_asked:  # no time for a whole-unit search: settle the relaxed answer's decisions
+        settled = _settle(data, solver, decisions, result, Termination.interrupted, settle_options)
         return (*settled, phases)
     whole_model, whole_matrix, whole_result = _solve_phase(
         data,
@@ -160,60 +165,63 @@ def solve_in_whole_units(
         phases,
         start_values,
     )
-    if result.best_bound is not None and whole_result.best_bound is not None:
+    if whole_result.has_solution:
+        bounds = [b for b in (result.best_bound, whole_result.best_bound) if b is not None]
         whole_result = dataclasses.replace(
-            whole_result, best_bound=max(result.best_bound, whole_result.best_bound)
+            whole_result,
+            best_bound=max(bounds) if bounds else None,
+            seconds=result.seconds + whole_result.seconds,
         )
-    if not whole_result.has_solution:  # the rounded-down plan is still a whole-unit plan
-        termination = whole_result.termination
-        settled = _settle_rounded_down(data, solver, start_values, result, termination, phases)
-        return (*settled, phases)
-    return whole_model, whole_matrix, whole_result, phases
+        return whole_model, whole_matrix, whole_result, phases
+    if whole_result.termination is Termination.infeasible:
+        return whole_model, whole_matrix, whole_result, phases
+    settled = _settle(data, solver, decisions, result, whole_result.termination, settle_options)
+    return (*settled, phases)
 
 
-def _settle_rounded_down(
+SETTLE_SECONDS = 30.0
+
+
+def _settle(
     data: NetworkData,
     solver: str,
-    start_values: dict[str, float],
+    decisions: dict[str, int],
     relaxed: SolveResult,
     termination: Termination,
-    phases: list[dict[str, Any]],
+    options: SolveOptions,
 ) -> tuple[pyo.ConcreteModel, MatrixModel, SolveResult]:
-    """The relaxed answer with its quantities rounded down and fixed, the rest re-optimised
-    (a small problem): a whole-unit plan when the whole-unit search had no time or found none.
-    Its status stays that of the interrupted search; the relaxed bound remains valid."""
-    started = time.perf_counter()
+    """Whole units for the relaxed answer's lane-use and order-placement decisions: those
+    binaries fixed, quantities re-optimised in whole units (a much smaller problem). Used when
+    the whole-unit search was stopped or found nothing; the relaxed bound stays valid."""
     model = build_network_plan(data, whole_units=True)
-    for component in (model.ship, model.order, model.use, model.place):
+    for component in (model.use, model.place):
         for var in component.values():
-            value = start_values.get(var.name)
-            if value is not None and not np.isnan(value):
-                var.fix(round(value))
+            if var.name in decisions:
+                var.fix(decisions[var.name])
     matrix = compile_pyomo(model)
-    settled = get_solver(solver).solve(matrix, SolveOptions())
-    phases.append(
-        {
-            "whole_units": True,
-            "settled_rounded_down": True,
-            "termination": settled.termination.value,
-            "objective": settled.objective,
-            "seconds": round(settled.seconds, 6),
-            "build_seconds": round(time.perf_counter() - started - settled.seconds, 6),
-        }
-    )
+    settled = solve_matrix(solver, matrix, options, SolveControl())
+    seconds = relaxed.seconds + settled.seconds
     if not settled.has_solution:
-        return model, matrix, dataclasses.replace(relaxed, solution=SolutionKind.none, x=None)
+        return (
+            model,
+            matrix,
+            dataclasses.replace(
+                relaxed,
+                termination=termination,
+                solution=SolutionKind.none,
+                x=None,
+                seconds=seconds,
+            ),
+        )
     return (
         model,
         matrix,
         dataclasses.replace(
             settled,
-            termination=relaxed.termination
-            if relaxed.termination is not Termination.optimal
-            else Termination.interrupted,
+            termination=termination,
             solution=SolutionKind.feasible,
             best_bound=relaxed.best_bound,
-            seconds=relaxed.seconds + settled.seconds,
+            seconds=seconds,
         ),
     )
 

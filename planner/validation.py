@@ -121,6 +121,7 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
         yield from _duplicates(p.deliver_to, f"{base}.deliver_to", "warehouse")
         for j, k in enumerate(p.skus or []):
             yield from unknown("sku", skus, k, f"{base}.skus[{j}]")
+        yield from _duplicates(p.skus or [], f"{base}.skus", "sku")
         for k in p.unit_costs:
             yield from unknown("sku", skus, k, f"{base}.unit_costs.{k}")
         for j, win in enumerate(p.capacity_windows):
@@ -171,6 +172,12 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
         yield from _duplicates(
             [f.warehouse for f in ch.fulfilment], f"{base}.fulfilment", "warehouse"
         )
+
+    for i, rule in enumerate(r.policy.safety_stock):
+        base = f"$.policy.safety_stock[{i}]"
+        yield from unknown("warehouse", warehouses, rule.warehouse, f"{base}.warehouse")
+        if rule.sku is not None:
+            yield from unknown("sku", skus, rule.sku, f"{base}.sku")
 
     if r.previous_plan is not None:
         lanes = {lane.key for lane in r.lanes}

@@ -152,3 +152,23 @@ def test_deeply_nested_json_is_rejected_not_crashed() -> None:
     with pytest.raises(RequestError) as info:
         parse_json("[" * 100_000 + "]" * 100_000)
     assert "nested too deeply" in info.value.errors[0].reason
+
+
+def test_a_sku_listed_twice_by_a_supplier_is_rejected() -> None:
+    raw = two_warehouse_request(suppliers=[{"id": "f", "deliver_to": ["B"], "skus": ["x", "x"]}])
+    assert "duplicate sku 'x'" in _errors(raw)["$.suppliers[0].skus[1].sku"]
+
+
+def test_safety_stock_must_name_known_warehouse_and_sku() -> None:
+    raw = two_warehouse_request(
+        policy={
+            "safety_stock": [
+                {"warehouse": "Typo", "days": 3},
+                {"warehouse": "B", "sku": "nope", "days": 3},
+            ]
+        }
+    )
+    assert _errors(raw) == {
+        "$.policy.safety_stock[0].warehouse": "unknown warehouse 'Typo'",
+        "$.policy.safety_stock[1].sku": "unknown sku 'nope'",
+    }
