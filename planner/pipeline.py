@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -226,6 +227,66 @@ def _settle(
     )
 
 
+def keep_previous_if_still_optimal(
+    data: NetworkData, solver: str, previous: PreviousPlan, found: SolveResult
+) -> tuple[pyo.ConcreteModel, MatrixModel, SolveResult] | None:
+    """The previous plan, exactly, when it is still feasible and costs no more than the plan
+    just found: planners should not see churn between equally good plans.
+
+    Its transfers, orders and allocations are fixed (lost sales and stock follow from them);
+    if that solves and its cost is within a hair of the new optimum, it is returned with the
+    new solve's bound and termination."""
+    model = build_network_plan(data, whole_units=True)
+    ships = defaultdict(float)
+    for x in previous.transfers:
+        ships[x.sku, x.lane, x.ship_day] += x.quantity
+    orders = defaultdict(float)
+    for o in previous.orders:
+        orders[o.supplier, o.sku, o.warehouse, o.order_day] += o.quantity
+    serves = defaultdict(float)
+    for a in previous.allocations:
+        serves[a.scenario, a.sku, a.warehouse, a.channel, a.day] += a.quantity
+    known = set(model.ship) | set(model.order) | set(model.serve)
+    if any(key not in known for key in (*ships, *orders, *serves)):
+        return None  # the previous plan does not fit this request any more
+    lane_day: dict[tuple[str, int], float] = defaultdict(float)
+    for index in model.ship:
+        model.ship[index].fix(ships.get(index, 0.0))
+        lane_day[index[1], index[2]] += ships.get(index, 0.0)
+    for index in model.use:
+        model.use[index].fix(1.0 if lane_day.get(index, 0.0) > 0 else 0.0)
+    placed: dict[tuple[str, int], float] = defaultdict(float)
+    for index in model.order:
+        model.order[index].fix(orders.get(index, 0.0))
+        placed[index[0], index[3]] += orders.get(index, 0.0)
+    for index in model.place:
+        model.place[index].fix(1.0 if placed.get(index, 0.0) > 0 else 0.0)
+    if previous.allocations:
+        for index in model.serve:
+            model.serve[index].fix(serves.get(index, 0.0))
+    matrix = compile_pyomo(model)
+    replayed = get_solver(solver).solve(matrix, SolveOptions(time_limit=None))
+    if not replayed.has_solution or replayed.objective is None or found.objective is None:
+        return None
+    if replayed.objective > found.objective + KEEP_TOLERANCE * max(1.0, abs(found.objective)):
+        return None
+    return (
+        model,
+        matrix,
+        dataclasses.replace(
+            replayed,
+            termination=found.termination,
+            solution=found.solution,
+            best_bound=found.best_bound,
+            seconds=found.seconds + replayed.seconds,
+            size=found.size,
+        ),
+    )
+
+
+KEEP_TOLERANCE = 1e-9
+
+
 def _solve_phase(
     data: NetworkData,
     solver: str,
@@ -287,6 +348,12 @@ def run(
         data, solver, options, control, request.previous_plan
     )
     build_seconds += sum(p["build_seconds"] for p in phases)
+    kept_previous = False
+    if request.previous_plan is not None and result.has_solution:
+        kept = keep_previous_if_still_optimal(data, solver, request.previous_plan, result)
+        if kept is not None:
+            model, matrix, result = kept
+            kept_previous = True
 
     start = time.perf_counter()
     status = plan_status(result)
@@ -321,6 +388,7 @@ def run(
     plan["plan_hash"] = plan_hash(plan)
     if request.previous_plan is not None:
         plan["changes"] = plan_changes(request.previous_plan, plan)
+        plan["changes"]["kept_previous_plan"] = kept_previous
     plan["timings"] = {
         "validate_seconds": round(validate_seconds, 6),
         "build_seconds": round(build_seconds, 6),

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from planner.pipeline import run
-from planner.schema import PlanRequest
+from planner.schema import PlanRequest, PreviousPlan
 from planner.validation import load_request_file
 from solvers import SolveOptions
 
@@ -84,6 +84,37 @@ def test_instance_solves_to_proven_optimality(path: Path) -> None:
     assert plan["solver"]["seconds"] < TIME_LIMIT
     if check_plan is not None:
         assert check_plan(request_of(path.stem), plan) == []
+
+
+@pytest.mark.parametrize("path", INSTANCES, ids=lambda p: p.stem)
+def test_warm_started_resolve_of_an_unchanged_instance_reports_no_changes(path: Path) -> None:
+    plan = plan_of(path.stem)
+    again = run(
+        request_of(path.stem).model_copy(
+            update={"previous_plan": PreviousPlan.model_validate(plan)}
+        ),
+        SolveOptions(time_limit=TIME_LIMIT),
+    )
+    assert again["changes"]["unchanged"] is True
+    assert again["plan_hash"] == plan["plan_hash"]
+
+
+def test_live_show_made_infeasible_on_purpose_is_diagnosed() -> None:
+    # Every unit of demand must now be served, but the aggressive scenario sells more
+    # highlighters than exist in time: infeasible, and the diagnosis names the rule, the
+    # channel and the SKU, and still proposes transfers as the cheapest repair.
+    request = request_of("glowup_live_show")
+    strict = request.model_copy(
+        update={"policy": request.policy.model_copy(update={"serve_all_demand": True})}
+    )
+    plan = run(strict, SolveOptions(time_limit=TIME_LIMIT))
+    assert plan["status"] == "infeasible"
+    findings = plan["diagnosis"]["findings"]
+    assert any(
+        f["rule"] == "serve_all_demand" and f["sku"] == "highlighter" and f["units"] > 0
+        for f in findings
+    )
+    assert plan["diagnosis"]["repair"]["transfers"]
 
 
 # ---- business decisions, one per SEEDS case ------------------------------------------------
