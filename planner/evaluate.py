@@ -38,6 +38,7 @@ from planner.plan import extract_plan
 from planner.prepare import network_data
 from planner.schema import DemandRow, PlanRequest, Scenario
 from planner.uncertainty import expand_scenarios
+from planner.warm_start import fix_first_stage
 from solvers import SolveOptions, get_solver
 from solvers.matrix import compile_pyomo, load_solution
 
@@ -172,26 +173,13 @@ def _fix_first_stage(model: pyo.ConcreteModel, first_stage: FirstStage) -> None:
         if key not in model.ship:
             raise ReplayError(f"transfer {key} has no lane or ship day in this request")
         ships[key] = ships.get(key, 0.0) + x["quantity"]
-    lane_day: dict[tuple, float] = {}
-    for index in model.ship:
-        q = ships.get(index, 0.0)
-        model.ship[index].fix(q)
-        lane_day[index[1], index[2]] = lane_day.get((index[1], index[2]), 0.0) + q
-    for index in model.use:
-        model.use[index].fix(1.0 if lane_day.get(index, 0.0) > 0 else 0.0)
     orders: dict[tuple, float] = {}
     for o in first_stage.orders:
         key = (o["supplier"], o["sku"], o["warehouse"], o["order_day"])
         if key not in model.order:
             raise ReplayError(f"order {key} has no supplier, warehouse or day in this request")
         orders[key] = orders.get(key, 0.0) + o["quantity"]
-    placed: dict[tuple, float] = {}
-    for index in model.order:
-        q = orders.get(index, 0.0)
-        model.order[index].fix(q)
-        placed[index[0], index[3]] = placed.get((index[0], index[3]), 0.0) + q
-    for index in model.place:
-        model.place[index].fix(1.0 if placed.get(index, 0.0) > 0 else 0.0)
+    fix_first_stage(model, ships, orders)
 
 
 def _with_channel_split(

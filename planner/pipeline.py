@@ -25,7 +25,7 @@ from planner.prepare import network_data
 from planner.schema import PlanRequest, PreviousPlan
 from planner.uncertainty import expand_scenarios
 from planner.validation import validate_request
-from planner.warm_start import mip_start
+from planner.warm_start import fix_first_stage, mip_start
 from solvers import (
     Progress,
     SolutionKind,
@@ -237,30 +237,19 @@ def keep_previous_if_still_optimal(
     if that solves and its cost is within a hair of the new optimum, it is returned with the
     new solve's bound and termination."""
     model = build_network_plan(data, whole_units=True)
-    ships = defaultdict(float)
+    ships: dict[tuple[str, str, int], float] = defaultdict(float)
     for x in previous.transfers:
         ships[x.sku, x.lane, x.ship_day] += x.quantity
-    orders = defaultdict(float)
+    orders: dict[tuple[str, str, str, int], float] = defaultdict(float)
     for o in previous.orders:
         orders[o.supplier, o.sku, o.warehouse, o.order_day] += o.quantity
-    serves = defaultdict(float)
+    serves: dict[tuple[str, str, str, str, int], float] = defaultdict(float)
     for a in previous.allocations:
         serves[a.scenario, a.sku, a.warehouse, a.channel, a.day] += a.quantity
     known = set(model.ship) | set(model.order) | set(model.serve)
     if any(key not in known for key in (*ships, *orders, *serves)):
         return None  # the previous plan does not fit this request any more
-    lane_day: dict[tuple[str, int], float] = defaultdict(float)
-    for index in model.ship:
-        model.ship[index].fix(ships.get(index, 0.0))
-        lane_day[index[1], index[2]] += ships.get(index, 0.0)
-    for index in model.use:
-        model.use[index].fix(1.0 if lane_day.get(index, 0.0) > 0 else 0.0)
-    placed: dict[tuple[str, int], float] = defaultdict(float)
-    for index in model.order:
-        model.order[index].fix(orders.get(index, 0.0))
-        placed[index[0], index[3]] += orders.get(index, 0.0)
-    for index in model.place:
-        model.place[index].fix(1.0 if placed.get(index, 0.0) > 0 else 0.0)
+    fix_first_stage(model, ships, orders)
     if previous.allocations:
         for index in model.serve:
             model.serve[index].fix(serves.get(index, 0.0))

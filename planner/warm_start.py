@@ -46,3 +46,25 @@ def _set(start: np.ndarray, column: dict[int, int], var: pyo.Var, value: float) 
     i = column.get(id(var))
     if i is not None:
         start[i] = value
+
+
+def fix_first_stage(
+    model: pyo.ConcreteModel,
+    ships: dict[tuple[str, str, int], float],
+    orders: dict[tuple[str, str, str, int], float],
+) -> None:
+    """Fix transfers (sku, lane, ship day) and orders (supplier, sku, warehouse, order day) to
+    the given units, 0 elsewhere, with lane-use and order-placement binaries to match: the
+    plan's commitments, for a replay of its recourse."""
+    lane_day: dict[tuple, float] = defaultdict(float)
+    for index in model.ship:
+        model.ship[index].fix(ships.get(index, 0.0))
+        lane_day[index[1], index[2]] += ships.get(index, 0.0)
+    for index in model.use:
+        model.use[index].fix(1.0 if lane_day.get(index, 0.0) > 0 else 0.0)
+    placed: dict[tuple, float] = defaultdict(float)
+    for index in model.order:
+        model.order[index].fix(orders.get(index, 0.0))
+        placed[index[0], index[3]] += orders.get(index, 0.0)
+    for index in model.place:
+        model.place[index].fix(1.0 if placed.get(index, 0.0) > 0 else 0.0)
