@@ -25,7 +25,7 @@ from planner.prepare import network_data
 from planner.schema import PlanRequest, PreviousPlan
 from planner.uncertainty import expand_scenarios
 from planner.validation import validate_request
-from planner.warm_start import fix_first_stage, mip_start
+from planner.warm_start import first_stage_of, fix_first_stage, mip_start
 from solvers import (
     Progress,
     SolutionKind,
@@ -237,12 +237,7 @@ def keep_previous_if_still_optimal(
     if that solves and its cost is within a hair of the new optimum, it is returned with the
     new solve's bound and termination."""
     model = build_network_plan(data, whole_units=True)
-    ships: dict[tuple[str, str, int], float] = defaultdict(float)
-    for x in previous.transfers:
-        ships[x.sku, x.lane, x.ship_day] += x.quantity
-    orders: dict[tuple[str, str, str, int], float] = defaultdict(float)
-    for o in previous.orders:
-        orders[o.supplier, o.sku, o.warehouse, o.order_day] += o.quantity
+    ships, orders = first_stage_of(previous)
     serves: dict[tuple[str, str, str, str, int], float] = defaultdict(float)
     for a in previous.allocations:
         serves[a.scenario, a.sku, a.warehouse, a.channel, a.day] += a.quantity

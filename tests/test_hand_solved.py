@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import solve, two_warehouse_request
+from conftest import hand_solved_request, solve
 
 
 def test_two_scenario_transfer_is_sized_for_the_high_scenario() -> None:
@@ -23,33 +23,7 @@ def test_two_scenario_transfer_is_sized_for_the_high_scenario() -> None:
     # Total = 3 + 16 (transfer) + 6 (fulfilment: 0.5*4 + 0.5*8 units at $1) + 1.6 = 26.6.
     # Shipping only 4 saves 8 of transfer and 2 of fulfilment but loses 0.5 * 4 * 20 = 40;
     # not shipping at all loses 0.5 * (4 + 8) * 20 = 120: both worse.
-    plan = solve(
-        two_warehouse_request(
-            warehouses=[{"id": "A", "holding_cost": 0.1}, {"id": "B", "holding_cost": 0.1}],
-            channels=[
-                {
-                    "id": "live",
-                    "promise_days": 2,
-                    "fulfilment": [
-                        {"warehouse": "B", "delivery_days": 1, "unit_cost": 1},
-                        {"warehouse": "A", "delivery_days": 5},
-                    ],
-                }
-            ],
-            scenarios=[
-                {
-                    "name": "lo",
-                    "probability": 0.5,
-                    "demand": [{"sku": "x", "channel": "live", "day": 2, "quantity": 4}],
-                },
-                {
-                    "name": "hi",
-                    "probability": 0.5,
-                    "demand": [{"sku": "x", "channel": "live", "day": 2, "quantity": 8}],
-                },
-            ],
-        )
-    )
+    plan = solve(hand_solved_request())
     assert plan["status"] == "optimal"
     assert plan["objective"] == pytest.approx(26.6, abs=1e-9)
     assert plan["costs"]["total"] == plan["objective"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import EXACT, REPO, two_warehouse_request
+from conftest import EXACT, REPO, hand_solved_request
 
 from planner.pipeline import run
 from planner.validation import load_request_file, validate_request
@@ -325,33 +325,7 @@ def test_threads_option_after_an_earlier_solve_in_the_same_process(backend: str)
 
 def test_hand_solved_request(backend: str) -> None:
     # The instance and its proof are in tests/test_hand_solved.py: optimum 26.6.
-    request = validate_request(
-        two_warehouse_request(
-            warehouses=[{"id": "A", "holding_cost": 0.1}, {"id": "B", "holding_cost": 0.1}],
-            channels=[
-                {
-                    "id": "live",
-                    "promise_days": 2,
-                    "fulfilment": [
-                        {"warehouse": "B", "delivery_days": 1, "unit_cost": 1},
-                        {"warehouse": "A", "delivery_days": 5},
-                    ],
-                }
-            ],
-            scenarios=[
-                {
-                    "name": "lo",
-                    "probability": 0.5,
-                    "demand": [{"sku": "x", "channel": "live", "day": 2, "quantity": 4}],
-                },
-                {
-                    "name": "hi",
-                    "probability": 0.5,
-                    "demand": [{"sku": "x", "channel": "live", "day": 2, "quantity": 8}],
-                },
-            ],
-        )
-    )
+    request = validate_request(hand_solved_request())
     # In this process (no time limit) and in a guarded worker process (time limit).
     for options in (EXACT, SolveOptions(time_limit=60, mip_gap=1e-9)):
         plan = run(request, options, solver=backend)
