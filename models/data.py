@@ -68,6 +68,24 @@ class NetworkData:
     sku_tier: dict[str, str] = field(default_factory=dict)  # A / B / C, for reporting
     channel_pool: dict[str, str] = field(default_factory=dict)  # channel -> pool name
     pool_limit: dict[tuple[str, str, str], float] = field(default_factory=dict)  # (k, w, pool)
+    # ---- promotion rules (an event in the request; SEEDS.md sections 1 and 5) ----
+    emergency_buffer_share: float = 0.0  # beta, (13)
+    presale_channels: tuple[str, ...] = ()  # served from presale locks only, (14)
+    lock_skus: tuple[str, ...] = ()  # SKUs that may be locked for presale
+    max_lock_share: float = 0.0  # lambda, (14)
+    live_channels: tuple[str, ...] = ()
+    live_pool_share: float | None = None  # sigma, (15)
+    lost_sale_premium: dict[tuple[str, str], float] = field(default_factory=dict)  # (k, c)
+    transfer_cost_cap_share: float | None = None  # kappa, (16)
+    gross_margin: dict[str, float] = field(default_factory=dict)  # price - unit cost
+    transfer_modes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # (17), k -> modes
+    event_days: tuple[int, ...] = ()  # days of the event
+    capacity_lock_share: float = 1.0  # (18) locked share of supplier capacity on event days
+    emergency_capacity_share: float = 0.0  # (18) extra emergency share
+    substitutes: tuple[tuple[str, str, float], ...] = ()  # (19) (sku, substitute, share)
+    switch_skus: tuple[str, ...] = ()  # (20) may switch to presale from the next batch
+    switch_ship_days: int | None = None  # (20) presale orders reach the customer within these
+    presale_discount: dict[str, float] = field(default_factory=dict)  # (20) per presale unit
 
     @property
     def days(self) -> range:

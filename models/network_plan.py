@@ -62,6 +62,40 @@ Constraints
     (12) channel_pool_limit[s,k,w,g]:  sum_{c in pool g, t} serve_skwct <= A_kwg   (a share of a
         warehouse's stock reserved for a group of channels, e.g. 60% live / 40% the rest)
 
+Promotion rules (only with an event in the request; SEEDS.md sections 1 and 5)
+    N_kw = I0_kw + sum_t R_kwt + sum_{l: d_l = w, t} ship_klt + sum_{p, t} order_pkwt
+           - sum_{l: o_l = w, t} ship_klt        units of k at w over the horizon (first stage)
+    K_kwt = I0_kw + sum_{t' <= t} R_kwt'         stock known at w by day t (a constant)
+    (13) emergency_buffer[s,k,w,t]:  stock_skwt >= beta K_kwt   (beta = 10%: never allocated)
+    (14) presale locks, L_kw >= 0 for presale-eligible k at warehouses serving a presale
+        channel (channel kind presale):
+        presale_lock_share[k,w]:  L_kw <= lambda N_kw    (a ratio of the stock, not a quantity)
+        presale_sold_from_lock[s,k,w]:  sum_{c presale, t} serve_skwct <= L_kw
+        locked_stock_kept[s,k,w]:  sum_{c not presale, t} (serve_skwct + sub_s.jwct
+            + presold_skwct) <= N_kw - L_kw
+    (15) live_pool_reserved[s,k,w]:  sum_{c neither live nor presale, t} (serve + sub)
+        <= (1 - sigma) (N_kw - L_kw)    (sigma = 60% of sellable stock reserved for live;
+        live channels may sell all of it)
+    Live priority: a lost unit of a live channel costs pen_k + rho price_k (rho = 25%), so
+        marketplaces yield to the live channel when stock is short.
+    (16) transfer_cost_cap:  sum F_l use_lt + sum c_l ship_klt <= kappa E[gross margin], with
+        E[gross margin] = sum_s pi_s [sum g_k serve_skwct + g_j sub_skjwct
+        + (g_k - delta_k)^+ presold_skwct], g_k = (price_k - cost_k)^+   (kappa = 15-20%)
+    (17) response_tier_transfers[k,l,t]:  ship_klt <= 0 when lane l's mode is not allowed for
+        k's tier (default: A any mode, B no air or express, C never transfers)
+    (18) supplier_capacity_lock[p,t], t an event day:  sum_kw order_pkwt <= (a + e) Q_p
+        (themed a = 30%, mega a = 50% plus e = 20% emergency capacity; everyday none)
+    Everyday tier: (11) with G_kw = 7 days of cover at every warehouse.
+    (19) substitutes: sub_skjwct >= 0 serves demand of k with the stock of substitute j (w in
+        E_c); it enters (1) for j and (2) for k, at fulfilment cost f_cw;
+        substitute_share[s,k,j,c,t]:  sum_w sub_skjwct <= share_kj D_skct
+    (20) switch to presale: presold_skwct >= 0 takes live demand of a presale-eligible k on
+        presale, fulfilled from the next inbound batch of k at w: it leaves w's stock in (1) on
+        day a_kwt = the first day after t that stock in transit, or an order placed from day 0,
+        reaches w; it exists only when a_kwt + delivery_days_cw - t <= the presale ship days
+        (7), enters (2), and costs f_cw + delta_k (the presale discount). With (13), live stock
+        is sold down to its buffer before orders switch to presale.
+
 Elastic twin (built only to explain an infeasible request)
     Each hard rule gets a named slack >= 0, all priced at a weight Omega far above any cost:
     serve_late_skwct (demand served from a warehouse that misses the promise, breaks (3);
@@ -88,8 +122,13 @@ def useful_units(data: NetworkData) -> dict[str, float]:
     committed before demand is known, so each scenario may need its units elsewhere) plus the
     safety stock it must keep (11)."""
     out = dict.fromkeys(data.skus, 0.0)
+    share_of = defaultdict(list)  # k -> [(substitute, share)]
+    for k, j, share in data.substitutes:
+        share_of[k].append((j, share))
     for (_s, k, _c, _t), q in data.demand.items():
         out[k] += q
+        for j, share in share_of[k]:  # a substitute may serve a share of k's demand (19)
+            out[j] += share * q
     for (k, _w), floor in data.safety_floor.items():
         out[k] += floor
     return out
@@ -140,6 +179,42 @@ def sku_supply_by_day(data: NetworkData, demand: dict[str, float]) -> dict[tuple
             running += arriving.get(t, 0.0)
             out[k, t] = running
     return out
+
+
+def next_batch_days(data: NetworkData) -> dict[tuple[str, str], tuple[tuple[int, ...], int | None]]:
+    """For each (k, w): the days stock in transit of k reaches w, and the first day an order
+    of k placed on day 0 could reach w (None when no supplier delivers k there in time)."""
+    out: dict[tuple[str, str], tuple[tuple[int, ...], int | None]] = {}
+    for k in data.skus:
+        for w in data.warehouses:
+            transit = tuple(sorted({t for (k2, w2, t) in data.inbound if (k2, w2) == (k, w)}))
+            leads = [
+                p.lead_days
+                for p in data.suppliers
+                if k in p.skus and w in p.deliver_to and p.lead_days < data.horizon_days
+            ]
+            first_order = min(leads) if leads else None
+            if transit or first_order is not None:
+                out[k, w] = (transit, first_order)
+    return out
+
+
+def next_batch_day(
+    batches: dict[tuple[str, str], tuple[tuple[int, ...], int | None]],
+    k: str,
+    w: str,
+    t: int,
+    horizon: int,
+) -> int | None:
+    """a_kwt: the first day after t an inbound batch of k (in transit or in production) can
+    reach w, inside the horizon."""
+    if (k, w) not in batches:
+        return None
+    transit, first_order = batches[k, w]
+    days = [d for d in transit if d > t]
+    if first_order is not None and max(t + 1, first_order) < horizon:
+        days.append(max(t + 1, first_order))
+    return min(days) if days else None
 
 
 def _ceil(x: float) -> float:
@@ -244,6 +319,29 @@ def build_network_plan(
         else []
     )
     m.serve_late = pyo.Var(late_index, domain=pyo.NonNegativeReals)  # breaks (3)
+    # (19) a substitute j serves part of k's demand from its own stock
+    substitute_index = [
+        (s, k, j, w, c, t)
+        for (s, k, c, t) in data.demand
+        for (k2, j, _share) in data.substitutes
+        if k2 == k
+        for w in data.eligible[c]
+    ]
+    m.substitute = pyo.Var(substitute_index, domain=pyo.NonNegativeReals)
+    # (20) live demand taken on presale, fulfilled from the next inbound batch at w
+    batches = next_batch_days(data)
+    switch_skus = set(data.switch_skus)
+    presale_day: dict[tuple[str, str, str, str, int], int] = {}
+    if data.switch_ship_days is not None:
+        for s, k, c, t in data.demand:
+            if k not in switch_skus or c not in data.live_channels:
+                continue
+            for w in data.warehouses:
+                a = next_batch_day(batches, k, w, t, horizon)
+                days = data.delivery_days.get((c, w))
+                if a is not None and days is not None and a + days - t <= data.switch_ship_days:
+                    presale_day[s, k, w, c, t] = a
+    m.presold = pyo.Var(list(presale_day), domain=pyo.NonNegativeReals)
 
     # ---- flows grouped for the balance ------------------------------------------------------
     arrivals: dict[tuple[str, str, int], list] = defaultdict(list)
@@ -257,10 +355,17 @@ def build_network_plan(
     served: dict[tuple[str, str, str, int], list] = defaultdict(list)
     for s, k, w, c, t in serve_index:
         served[s, k, w, t].append(m.serve[s, k, w, c, t])
-    late: dict[tuple[str, str, str, int], list] = defaultdict(list)  # by (s, k, c, t)
+    # demand of (s, k, c, t) met other than by serve: late (elastic), substitute, presale
+    met_otherwise: dict[tuple[str, str, str, int], list] = defaultdict(list)
     for s, k, w, c, t in late_index:
         served[s, k, w, t].append(m.serve_late[s, k, w, c, t])
-        late[s, k, c, t].append(m.serve_late[s, k, w, c, t])
+        met_otherwise[s, k, c, t].append(m.serve_late[s, k, w, c, t])
+    for s, k, j, w, c, t in substitute_index:  # the substitute's stock serves k's demand
+        served[s, j, w, t].append(m.substitute[s, k, j, w, c, t])
+        met_otherwise[s, k, c, t].append(m.substitute[s, k, j, w, c, t])
+    for (s, k, w, c, t), a in presale_day.items():  # taken on day t, leaves w on day a
+        served[s, k, w, a].append(m.presold[s, k, w, c, t])
+        met_otherwise[s, k, c, t].append(m.presold[s, k, w, c, t])
 
     # (1) stock_balance
     def stock_balance(m: pyo.ConcreteModel, s: str, k: str, w: str, t: int) -> object:
@@ -279,7 +384,7 @@ def build_network_plan(
     def demand_met_or_lost(m: pyo.ConcreteModel, s: str, k: str, c: str, t: int) -> object:
         return (
             sum(m.serve[s, k, w, c, t] for w in data.eligible[c])
-            + sum(late[s, k, c, t])
+            + sum(met_otherwise[s, k, c, t])
             + m.lost[s, k, c, t]
             == data.demand[s, k, c, t]
         )
@@ -401,9 +506,15 @@ def build_network_plan(
     serve_of: dict[str, list] = defaultdict(list)
     for s, k, w, c, t in serve_index:
         serve_of[s].append(data.fulfilment_cost[c, w] * m.serve[s, k, w, c, t])
+    for s, k, j, w, c, t in substitute_index:
+        serve_of[s].append(data.fulfilment_cost[c, w] * m.substitute[s, k, j, w, c, t])
+    for s, k, w, c, t in presale_day:
+        unit = data.fulfilment_cost[c, w] + data.presale_discount.get(k, 0.0)
+        serve_of[s].append(unit * m.presold[s, k, w, c, t])
     lost_of: dict[str, list] = defaultdict(list)
     for s, k, c, t in data.demand:
-        lost_of[s].append(data.lost_sale_penalty[k] * m.lost[s, k, c, t])
+        penalty = data.lost_sale_penalty[k] + data.lost_sale_premium.get((k, c), 0.0)
+        lost_of[s].append(penalty * m.lost[s, k, c, t])
 
     def second_stage(s: str) -> object:
         return (
@@ -484,6 +595,8 @@ def build_network_plan(
         rule=lambda m, s, k, w, g: sum(pooled[s, k, w, g]) <= data.pool_limit[k, w, g],
     )
 
+    _add_event_rules(m, data, ship_index, arrivals, departures, serve_index, substitute_index)
+
     max_lateness = max(
         (d - data.promise_days[c] for (c, _w), d in data.delivery_days.items()), default=0
     )
@@ -510,3 +623,166 @@ def build_network_plan(
         sense=pyo.minimize,
     )
     return m
+
+
+def _add_event_rules(
+    m: pyo.ConcreteModel,
+    data: NetworkData,
+    ship_index: list[tuple[str, str, int]],
+    arrivals: dict[tuple[str, str, int], list],
+    departures: dict[tuple[str, str, int], list],
+    serve_index: list[tuple[str, str, str, str, int]],
+    substitute_index: list[tuple[str, str, str, str, str, int]],
+) -> None:
+    """Rules (13)-(19) of a promotion (empty without an event in the request)."""
+    lanes = {lane.key: lane for lane in data.lanes}
+    presale = set(data.presale_channels)
+    live = set(data.live_channels)
+
+    # N_kw: units of k at w over the horizon (first stage)
+    flows: dict[tuple[str, str], list] = defaultdict(list)
+    for (k, w, _t), vs in arrivals.items():
+        flows[k, w].extend(vs)
+    for (k, w, _t), vs in departures.items():
+        flows[k, w].extend(-v for v in vs)
+    known: dict[tuple[str, str], float] = defaultdict(float)
+    for (k, w), q in data.initial_stock.items():
+        known[k, w] += q
+    for (k, w, _t), q in data.inbound.items():
+        known[k, w] += q
+
+    def net_supply(k: str, w: str) -> object:
+        return known.get((k, w), 0.0) + sum(flows.get((k, w), []))
+
+    # sales of (s, k, w) by kind of channel, counting a substitute's sales as its own
+    sales: dict[tuple[str, str, str, str], list] = defaultdict(list)  # (kind, s, k, w)
+
+    def kind(c: str) -> str:
+        return "presale" if c in presale else "live" if c in live else "other"
+
+    for s, k, w, c, t in serve_index:
+        sales[kind(c), s, k, w].append(m.serve[s, k, w, c, t])
+    for s, k, j, w, c, t in substitute_index:
+        sales[kind(c), s, j, w].append(m.substitute[s, k, j, w, c, t])
+    for s, k, w, c, t in m.presold:  # live orders switched to presale never take locked units
+        sales["live", s, k, w].append(m.presold[s, k, w, c, t])
+
+    # (13) emergency_buffer: a share of the stock known at w (on hand and arrived in transit)
+    # is never sold or moved: stock_skwt >= beta * K_kwt
+    beta = data.emergency_buffer_share
+    running: dict[tuple[str, str, int], float] = {}
+    if beta > 0:
+        for k in data.skus:
+            for w in data.warehouses:
+                total = data.initial_stock.get((k, w), 0.0)
+                for t in data.days:
+                    total += data.inbound.get((k, w, t), 0.0)
+                    if total > 0:
+                        running[k, w, t] = total
+    m.emergency_buffer = pyo.Constraint(
+        [(s, k, w, t) for s in data.scenarios for (k, w, t) in running],
+        rule=lambda m, s, k, w, t: m.stock[s, k, w, t] >= beta * running[k, w, t],
+    )
+
+    # (14) presale locks: L_kw <= lambda N_kw; presale channels sell only locked units and
+    # other channels never sell them
+    presale_wh = {w for c in presale for w in data.eligible.get(c, ())}
+    lock_index = [(k, w) for k in data.lock_skus for w in data.warehouses if w in presale_wh]
+    m.lock = pyo.Var(lock_index, domain=pyo.NonNegativeReals)
+    m.presale_lock_share = pyo.Constraint(
+        lock_index, rule=lambda m, k, w: m.lock[k, w] <= data.max_lock_share * net_supply(k, w)
+    )
+    locked = set(lock_index)
+    lockable = set(data.lock_skus)  # without presale rules presale channels sell freely
+    m.presale_sold_from_lock = pyo.Constraint(
+        [(s, k, w) for (kind_, s, k, w) in sales if kind_ == "presale" and k in lockable],
+        rule=lambda m, s, k, w: (
+            sum(sales["presale", s, k, w]) <= (m.lock[k, w] if (k, w) in locked else 0)
+        ),
+    )
+    unlocked_rows = sorted(
+        {(s, k, w) for (kind_, s, k, w) in sales if kind_ != "presale" and (k, w) in locked}
+    )
+    m.locked_stock_kept = pyo.Constraint(
+        unlocked_rows,
+        rule=lambda m, s, k, w: (
+            sum(sales["live", s, k, w]) + sum(sales["other", s, k, w])
+            <= net_supply(k, w) - m.lock[k, w]
+        ),
+    )
+
+    # (15) live_pool_reserved: other channels sell at most (1 - sigma) of the unlocked stock
+    sigma = data.live_pool_share
+    pool_rows = sorted({(s, k, w) for (kind_, s, k, w) in sales if kind_ == "other"})
+    m.live_pool_reserved = pyo.Constraint(
+        pool_rows if sigma is not None and live else [],
+        rule=lambda m, s, k, w: (
+            sum(sales["other", s, k, w])
+            <= (1 - sigma) * (net_supply(k, w) - (m.lock[k, w] if (k, w) in locked else 0))  # type: ignore[operator]
+        ),
+    )
+
+    # (16) transfer_cost_cap: transfers cost at most kappa x the expected gross margin
+    kappa = data.transfer_cost_cap_share
+    transfer_cost = sum(lanes[key].fixed_cost * m.use[key, t] for key, t in m.use) + sum(
+        lanes[key].unit_cost * m.ship[k, key, t] for k, key, t in ship_index
+    )
+    margin = (
+        sum(
+            data.probability[s] * data.gross_margin.get(k, 0.0) * m.serve[s, k, w, c, t]
+            for s, k, w, c, t in serve_index
+        )
+        + sum(
+            data.probability[s] * data.gross_margin.get(j, 0.0) * m.substitute[s, k, j, w, c, t]
+            for s, k, j, w, c, t in substitute_index
+        )
+        + sum(
+            data.probability[s]
+            * max(0.0, data.gross_margin.get(k, 0.0) - data.presale_discount.get(k, 0.0))
+            * m.presold[s, k, w, c, t]
+            for s, k, w, c, t in m.presold
+        )
+    )
+    m.transfer_cost_cap = pyo.Constraint(
+        [0] if kappa is not None and ship_index else [],
+        rule=lambda m, _i: transfer_cost <= kappa * margin,  # type: ignore[operator]
+    )
+
+    # (17) response_tier_transfers: a SKU moves only by the lane modes its tier may pay for
+    m.response_tier_transfers = pyo.Constraint(
+        [
+            (k, key, t)
+            for k, key, t in ship_index
+            if k in data.transfer_modes and lanes[key].mode not in data.transfer_modes[k]
+        ],
+        rule=lambda m, k, key, t: m.ship[k, key, t] <= 0,
+    )
+
+    # (18) supplier_capacity_lock: on event days an order uses only the locked share of the
+    # supplier's capacity plus its emergency share
+    usable = data.capacity_lock_share + data.emergency_capacity_share
+    ordered: dict[tuple[str, int], list] = defaultdict(list)
+    for pid, k, w, t in m.order:
+        ordered[pid, t].append(m.order[pid, k, w, t])
+    capacity = {p.id: p.capacity_per_day for p in data.suppliers}
+    event_days = set(data.event_days)
+    m.supplier_capacity_lock = pyo.Constraint(
+        [
+            (pid, t)
+            for (pid, t) in ordered
+            if usable < 1 and t in event_days and capacity[pid] is not None
+        ],
+        rule=lambda m, pid, t: sum(ordered[pid, t]) <= usable * capacity[pid],  # type: ignore[operator]
+    )
+
+    # (19) substitute_share: a substitute takes at most its share of k's demand
+    by_pair: dict[tuple[str, str, str, str, int], list] = defaultdict(list)
+    for s, k, j, w, c, t in substitute_index:
+        by_pair[s, k, j, c, t].append(m.substitute[s, k, j, w, c, t])
+    share = {(k, j): q for k, j, q in data.substitutes}
+    m.substitute_share = pyo.Constraint(
+        list(by_pair),
+        rule=lambda m, s, k, j, c, t: (
+            sum(by_pair[s, k, j, c, t]) <= share[k, j] * data.demand[s, k, c, t]
+        ),
+    )

@@ -6,8 +6,9 @@ a cost term dropped from the objective, a rounding step that breaks stock balanc
 is a second, deliberately independent derivation of every rule and every cost, written from the
 request and the plan JSON alone. It does not import pyomo, the model, the solvers or
 :mod:`planner.prepare`; the few default rules it needs (lost-sale penalty, salvage value, demand
-buckets, promise eligibility) are re-implemented here on purpose, so that a mistake in one
-derivation is caught by the other instead of being shared by both.
+buckets, promise eligibility, and a promotion event's rules: live channels, tier capacity
+shares, cover days, the next inbound batch of a presale) are re-implemented here on purpose, so
+that a mistake in one derivation is caught by the other instead of being shared by both.
 
 :func:`check_plan` returns human-readable violations; an empty list means the plan is valid.
 Every message names the SKU / warehouse / lane / supplier / channel / day / scenario involved.
@@ -21,7 +22,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.schema import Channel, Lane, PlanRequest, Sku, Supplier, Warehouse
+from planner.schema import (
+    Channel,
+    ChannelKind,
+    Event,
+    EventTier,
+    Fulfilment,
+    Lane,
+    PlanRequest,
+    SafetyStock,
+    Sku,
+    Supplier,
+    Warehouse,
+)
 from planner.uncertainty import expand_scenarios
 
 PLAN_STATUSES = ("optimal", "feasible")
@@ -37,6 +50,9 @@ COST_KEYS = (
     "salvage",
 )
 FIRST_STAGE_COSTS = ("transfer_fixed", "transfer", "order_fixed", "purchase")
+SECOND_STAGE_COSTS = ("fulfilment", "holding", "lost_sales", "presale_discount", "salvage")
+# cost lines a plan may leave out when they are zero (plans from before events existed)
+OPTIONAL_COSTS = ("presale_discount",)
 
 Row = dict[str, Any]
 StockKey = tuple[str, str, str]  # (scenario, sku, warehouse)
@@ -70,6 +86,17 @@ ROW_FIELDS: dict[str, dict[str, str]] = {
         "sku": _STR, "channel": _STR, "scenario": _STR, "day": _DAY, "quantity": _NUM,
         "unit_penalty": _NUM, "cost": _NUM,
     },
+    "substitutions": {
+        "sku": _STR, "substitute": _STR, "warehouse": _STR, "channel": _STR, "scenario": _STR,
+        "day": _DAY, "quantity": _NUM, "unit_cost": _NUM, "cost": _NUM,
+    },
+    "presales": {
+        "sku": _STR, "warehouse": _STR, "channel": _STR, "scenario": _STR, "day": _DAY,
+        "batch_day": _DAY, "quantity": _NUM, "unit_cost": _NUM, "unit_discount": _NUM,
+        "cost": _NUM,
+    },
+    "locks": {"sku": _STR, "warehouse": _STR, "units": _NUM, "stock": _NUM,
+              "share_of_stock": _NUM},
     "scenarios": {
         "name": _STR, "probability": _NUM, "demand": _NUM, "served": _NUM, "lost": _NUM,
         "fill_rate": _OPT_NUM, "cost": _NUM,
@@ -84,7 +111,16 @@ KPI_FIELDS = {
     "order_units": _NUM,
     "days_of_supply": _OPT_NUM,
 }
-PLAN_LISTS = ("transfers", "lane_uses", "orders", "order_days", "allocations", "lost_sales")
+PLAN_LISTS = (
+    "transfers",
+    "lane_uses",
+    "orders",
+    "order_days",
+    "allocations",
+    "lost_sales",
+    "substitutions",
+    "presales",
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,6 +164,72 @@ def supplier_makes(supplier: Supplier, sku_id: str) -> bool:
     return supplier.skus is None or sku_id in supplier.skus
 
 
+# ---- a promotion event (request.event): its rules, re-derived from the schema's docs --------
+
+# (locked, emergency) share of supplier capacity usable on event days, by event tier
+EVENT_CAPACITY_SHARES = {
+    EventTier.everyday: (1.0, 0.0),
+    EventTier.themed: (0.3, 0.0),
+    EventTier.mega: (0.5, 0.2),
+}
+
+
+def event_live_channels(request: PlanRequest) -> set[str]:
+    """The event's live channels: as listed, else every channel of kind live; none without
+    an event."""
+    event = request.event
+    if event is None:
+        return set()
+    if event.live_channels is not None:
+        return set(event.live_channels)
+    return {c.id for c in request.channels if c.kind == ChannelKind.live}
+
+
+def event_presale_channels(request: PlanRequest) -> set[str]:
+    """Channels of kind presale; they sell only locked units, and only with an event."""
+    if request.event is None:
+        return set()
+    return {c.id for c in request.channels if c.kind == ChannelKind.presale}
+
+
+def lost_sale_premium(request: PlanRequest) -> dict[tuple[str, str], float]:
+    """(sku, channel) -> extra cost of a lost live sale: live_priority_share x price."""
+    event = request.event
+    if event is None:
+        return {}
+    return {
+        (sku.id, c): event.live_priority_share * sku.price
+        for sku in request.skus
+        for c in event_live_channels(request)
+    }
+
+
+def presale_discount(request: PlanRequest) -> dict[str, float]:
+    """sku -> price cut of one unit sold on presale: discount_share x price."""
+    event = request.event
+    if event is None or event.presale is None:
+        return {}
+    return {sku.id: event.presale.discount_share * sku.price for sku in request.skus}
+
+
+def usable_capacity_share(event: Event) -> float:
+    """Share of a supplier's daily capacity an order may use on an event day."""
+    locked, emergency = EVENT_CAPACITY_SHARES[event.tier]
+    if event.capacity_lock_share is not None:
+        locked = event.capacity_lock_share
+    if event.emergency_capacity_share is not None:
+        emergency = event.emergency_capacity_share
+    return locked + emergency
+
+
+def event_safety_rules(request: PlanRequest) -> list[SafetyStock]:
+    """An everyday-tier event keeps cover_days of cover at every warehouse."""
+    event = request.event
+    if event is None or event.tier != EventTier.everyday or event.cover_days <= 0:
+        return []
+    return [SafetyStock(warehouse=w.id, days=event.cover_days) for w in request.warehouses]
+
+
 # --------------------------------------------------------------------------------------------
 # Shared facts: the request indexed, plus the plan's physical stock re-simulated
 # --------------------------------------------------------------------------------------------
@@ -148,6 +250,11 @@ class Facts:
     demand: dict[DemandKey, float] = field(default_factory=dict)
     penalty: dict[str, float] = field(default_factory=dict)
     salvage: dict[str, float] = field(default_factory=dict)
+    # event rules (all empty without request.event)
+    live: set[str] = field(default_factory=set)
+    presale_channels: set[str] = field(default_factory=set)
+    premium: dict[tuple[str, str], float] = field(default_factory=dict)  # (sku, channel)
+    discount: dict[str, float] = field(default_factory=dict)  # sku -> presale price cut
     # stock[(scenario, sku, warehouse)][day] = end-of-day stock
     stock: dict[StockKey, list[float]] = field(default_factory=dict)
 
@@ -180,9 +287,46 @@ def build_facts(request: PlanRequest, plan: Mapping[str, Any], tol: float) -> Fa
         demand=demand_by_day(request),
         penalty={s.id: resolved_lost_sale_penalty(s, request) for s in request.skus},
         salvage={s.id: resolved_salvage_value(s, request) for s in request.skus},
+        live=event_live_channels(request),
+        presale_channels=event_presale_channels(request),
+        premium=lost_sale_premium(request),
+        discount=presale_discount(request),
     )
     facts.stock = end_of_day_stock(facts)
     return facts
+
+
+def lost_penalty(facts: Facts, sku: str, channel: str) -> float:
+    """A lost unit's penalty: the SKU's, plus the live-priority premium in a live channel."""
+    return facts.penalty[sku] + facts.premium.get((sku, channel), 0.0)
+
+
+def next_batch_day(facts: Facts, sku: str, warehouse: str, day: int) -> int | None:
+    """The first day after `day` an inbound batch of the SKU can reach the warehouse inside
+    the horizon: stock in transit arriving then, or the first delivery an order could make
+    (an order placed on day 0 arrives after the supplier's lead days)."""
+    h = facts.horizon
+    days = [
+        row.arrival_day
+        for row in facts.request.in_transit
+        if row.sku == sku and row.warehouse == warehouse and row.quantity > 0
+        and day < row.arrival_day < h
+    ]  # fmt: skip
+    leads = [
+        p.lead_days
+        for p in facts.suppliers.values()
+        if supplier_makes(p, sku) and warehouse in p.deliver_to and p.lead_days < h
+    ]
+    if leads and max(day + 1, min(leads)) < h:
+        days.append(max(day + 1, min(leads)))
+    return min(days) if days else None
+
+
+def presale_stock_day(facts: Facts, row: Row) -> int:
+    """The day a presale takes its units from the warehouse: the batch the request allows
+    (the row's own batch_day when the request allows none; that row is reported)."""
+    batch = next_batch_day(facts, row["sku"], row["warehouse"], row["day"])
+    return row["batch_day"] if batch is None else batch
 
 
 def transfer_arrival(facts: Facts, t: Row) -> int:
@@ -231,10 +375,17 @@ def end_of_day_stock(facts: Facts) -> dict[StockKey, list[float]]:
     served: dict[StockKey, list[float]] = {
         (s, k, w): [0.0] * facts.horizon for s in facts.probability for (k, w) in net
     }
+
+    def take(s: str, k: str, w: str, day: int, qty: float) -> None:
+        if (s, k, w) in served and 0 <= day < facts.horizon:
+            served[s, k, w][day] += qty
+
     for a in facts.rows("allocations"):
-        key = (a["scenario"], a["sku"], a["warehouse"])
-        if key in served and 0 <= a["day"] < facts.horizon:
-            served[key][a["day"]] += a["quantity"]
+        take(a["scenario"], a["sku"], a["warehouse"], a["day"], a["quantity"])
+    for x in facts.rows("substitutions"):  # the substitute's stock serves the SKU's demand
+        take(x["scenario"], x["substitute"], x["warehouse"], x["day"], x["quantity"])
+    for x in facts.rows("presales"):  # taken on `day`, leaves the warehouse on the batch day
+        take(x["scenario"], x["sku"], x["warehouse"], presale_stock_day(facts, x), x["quantity"])
     stock: dict[StockKey, list[float]] = {}
     for (s, k, w), out in served.items():
         level, levels = 0.0, []
@@ -250,6 +401,48 @@ def served_by_key(facts: Facts) -> dict[DemandKey, float]:
     for a in facts.rows("allocations"):
         served[a["scenario"], a["sku"], a["channel"], a["day"]] += a["quantity"]
     return dict(served)
+
+
+def substituted_by_key(facts: Facts) -> dict[DemandKey, float]:
+    """Demand of (scenario, sku, channel, day) met by a substitute SKU."""
+    out: dict[DemandKey, float] = defaultdict(float)
+    for x in facts.rows("substitutions"):
+        out[x["scenario"], x["sku"], x["channel"], x["day"]] += x["quantity"]
+    return dict(out)
+
+
+def presold_by_key(facts: Facts) -> dict[DemandKey, float]:
+    """Demand of (scenario, sku, channel, day) taken on presale."""
+    out: dict[DemandKey, float] = defaultdict(float)
+    for x in facts.rows("presales"):
+        out[x["scenario"], x["sku"], x["channel"], x["day"]] += x["quantity"]
+    return dict(out)
+
+
+def met_by_key(facts: Facts) -> dict[DemandKey, float]:
+    """Demand met in any way: served from the SKU's stock, by a substitute, or on presale."""
+    out: dict[DemandKey, float] = defaultdict(float)
+    for part in (served_by_key(facts), substituted_by_key(facts), presold_by_key(facts)):
+        for key, qty in part.items():
+            out[key] += qty
+    return dict(out)
+
+
+def sales_by_stock(facts: Facts) -> dict[tuple[str, str, str, str], float]:
+    """Units of (scenario, sku, warehouse) stock sold to each channel, by allocation or as a
+    substitute; presales are left out (see :func:`check_presale_locks`)."""
+    out: dict[tuple[str, str, str, str], float] = defaultdict(float)
+    for a in facts.rows("allocations"):
+        out[a["scenario"], a["sku"], a["warehouse"], a["channel"]] += a["quantity"]
+    for x in facts.rows("substitutions"):
+        out[x["scenario"], x["substitute"], x["warehouse"], x["channel"]] += x["quantity"]
+    return dict(out)
+
+
+def net_supply(facts: Facts) -> dict[tuple[str, str], float]:
+    """N_kw: units of the SKU at the warehouse over the horizon (stock, arrivals, transfers
+    in, less transfers out): what the plan makes available there."""
+    return {key: math.fsum(flows) for key, flows in first_stage_flows(facts).items()}
 
 
 def lost_by_key(facts: Facts) -> dict[DemandKey, float]:
@@ -316,6 +509,9 @@ def check_shape(plan: Mapping[str, Any]) -> list[str]:
     costs = plan.get("costs")
     cost_fields = dict.fromkeys((*COST_KEYS, "total"), _NUM)
     problems.extend(_fields_problems("costs", costs, cost_fields))
+    for name in OPTIONAL_COSTS:
+        if isinstance(costs, Mapping) and name in costs and not _type_ok(costs[name], _NUM):
+            problems.append(f"costs: field {name!r} = {costs[name]!r} is not a num")
     problems.extend(_fields_problems("kpis", plan.get("kpis"), KPI_FIELDS))
     if not _type_ok(plan.get("objective"), _NUM):
         problems.append(f"objective {plan.get('objective')!r} is not a number")
@@ -581,28 +777,162 @@ def check_lost_sale_rows(facts: Facts) -> Iterable[str]:
             yield f"{name}: negative quantity {row['quantity']}"
         if facts.request.policy.serve_all_demand and facts.positive(row["quantity"]):
             yield f"{name}: {row['quantity']} units lost although policy.serve_all_demand is set"
-        penalty = facts.penalty.get(row["sku"])
-        if penalty is None:
+        if row["sku"] not in facts.penalty:
             yield f"{name}: unknown sku {row['sku']!r}"
             continue
+        penalty = lost_penalty(facts, row["sku"], row["channel"])
         if not facts.close(row["unit_penalty"], penalty):
-            yield f"{name}: unit_penalty {row['unit_penalty']} != the sku's penalty {penalty}"
+            premium = facts.premium.get((row["sku"], row["channel"]), 0.0)
+            what = f" (with the live-priority premium {premium})" if premium else ""
+            yield (
+                f"{name}: unit_penalty {row['unit_penalty']} != the sku's penalty {penalty}{what}"
+            )
         if not facts.close(row["cost"], row["quantity"] * penalty):
             yield f"{name}: cost {row['cost']} != quantity x penalty"
 
 
 def check_flow_conservation(facts: Facts) -> Iterable[str]:
-    """allocations + lost_sales = demand for every scenario, SKU, channel and day."""
+    """allocations + substitutions + presales + lost_sales = demand for every scenario, SKU,
+    channel and day."""
     served, lost = served_by_key(facts), lost_by_key(facts)
-    for key in sorted(facts.demand.keys() | served.keys() | lost.keys()):
+    substituted, presold = substituted_by_key(facts), presold_by_key(facts)
+    keys = facts.demand.keys() | served.keys() | lost.keys() | substituted.keys() | presold.keys()
+    for key in sorted(keys):
         want = facts.demand.get(key, 0.0)
-        got_served, got_lost = served.get(key, 0.0), lost.get(key, 0.0)
-        if not facts.close(got_served + got_lost, want):
+        parts = [d.get(key, 0.0) for d in (served, substituted, presold, lost)]
+        if not facts.close(math.fsum(parts), want):
             s, k, c, t = key
+            got_served, got_sub, got_pre, got_lost = parts
             yield (
                 f"flow not conserved (scenario {s}, sku {k}, channel {c}, day {t}): "
-                f"served {got_served} + lost {got_lost} != demand {want}"
+                f"served {got_served} + substituted {got_sub} + presold {got_pre} "
+                f"+ lost {got_lost} != demand {want}"
             )
+
+
+def _route(facts: Facts, channel: str, warehouse: str) -> Fulfilment | None:
+    ch = facts.channels.get(channel)
+    if ch is None:
+        return None
+    return next((f for f in ch.fulfilment if f.warehouse == warehouse), None)
+
+
+def _substitution_name(i: int, x: Row) -> str:
+    return (
+        f"substitution #{i} (scenario {x['scenario']}, sku {x['sku']} served with "
+        f"{x['substitute']} from {x['warehouse']} -> channel {x['channel']}, day {x['day']})"
+    )
+
+
+def check_substitutions(facts: Facts) -> Iterable[str]:
+    """A substitution follows a policy.substitutes rule, ships from a warehouse meeting the
+    channel's promise at its fulfilment cost, and takes at most the rule's share of the
+    SKU's demand (per scenario, SKU, substitute, channel and day, over all warehouses)."""
+    share = {(x.sku, x.substitute): x.share for x in facts.request.policy.substitutes}
+    taken: dict[tuple[str, str, str, str, int], float] = defaultdict(float)
+    for i, x in enumerate(facts.rows("substitutions")):
+        name = _substitution_name(i, x)
+        if x["quantity"] < -facts.tol:
+            yield f"{name}: negative quantity {x['quantity']}"
+        if x["scenario"] not in facts.probability:
+            yield f"{name}: unknown scenario {x['scenario']!r}"
+        for what in ("sku", "substitute"):
+            if x[what] not in facts.skus:
+                yield f"{name}: unknown {what} {x[what]!r}"
+        if x["warehouse"] not in facts.warehouses:
+            yield f"{name}: unknown warehouse {x['warehouse']!r}"
+        if not 0 <= x["day"] < facts.horizon:
+            yield f"{name}: day {x['day']} is outside the horizon (0..{facts.horizon - 1})"
+        if (x["sku"], x["substitute"]) not in share:
+            yield (
+                f"{name}: policy.substitutes has no rule letting {x['substitute']} serve {x['sku']}"
+            )
+        taken[x["scenario"], x["sku"], x["substitute"], x["channel"], x["day"]] += x["quantity"]
+        channel = facts.channels.get(x["channel"])
+        if channel is None:
+            yield f"{name}: unknown channel {x['channel']!r}"
+            continue
+        route = _route(facts, x["channel"], x["warehouse"])
+        if route is None:
+            yield f"{name}: channel {channel.id} has no fulfilment from {x['warehouse']}"
+            continue
+        if route.delivery_days > channel.promise_days:
+            yield (
+                f"{name}: promise broken: {x['warehouse']} delivers in {route.delivery_days} "
+                f"days, channel {channel.id} promises {channel.promise_days}"
+            )
+        if not facts.close(x["unit_cost"], route.unit_cost):
+            yield f"{name}: unit_cost {x['unit_cost']} != fulfilment cost {route.unit_cost}"
+        if not facts.close(x["cost"], x["quantity"] * route.unit_cost):
+            yield f"{name}: cost {x['cost']} != quantity x unit cost"
+    for (s, k, j, c, t), qty in sorted(taken.items()):
+        if (k, j) not in share:
+            continue
+        limit = share[k, j] * facts.demand.get((s, k, c, t), 0.0)
+        if not facts.within(qty, limit):
+            yield (
+                f"substitute share exceeded (scenario {s}, sku {k}, substitute {j}, channel "
+                f"{c}, day {t}): {qty} units substituted, over {share[k, j]} x demand = {limit}"
+            )
+
+
+def _presale_name(i: int, x: Row) -> str:
+    return (
+        f"presale #{i} (scenario {x['scenario']}, sku {x['sku']}, {x['warehouse']} -> channel "
+        f"{x['channel']}, day {x['day']}, batch day {x['batch_day']})"
+    )
+
+
+def check_presales(facts: Facts) -> Iterable[str]:
+    """Live demand taken on presale: the event switches the SKU to presale, the SKU is
+    presale-eligible, the channel is live, the units leave the warehouse on the next inbound
+    batch day after the order and reach the customer within switch_ship_days of it; priced
+    at the fulfilment cost plus the presale discount."""
+    event = facts.request.event
+    switch = None if event is None or event.presale is None else event.presale.switch_ship_days
+    for i, x in enumerate(facts.rows("presales")):
+        name = _presale_name(i, x)
+        if x["quantity"] < -facts.tol:
+            yield f"{name}: negative quantity {x['quantity']}"
+        if x["scenario"] not in facts.probability:
+            yield f"{name}: unknown scenario {x['scenario']!r}"
+        if not 0 <= x["day"] < facts.horizon:
+            yield f"{name}: day {x['day']} is outside the horizon (0..{facts.horizon - 1})"
+        if switch is None:
+            yield f"{name}: the request's event has no presale switch (switch_ship_days)"
+        sku = facts.skus.get(x["sku"])
+        if sku is None:
+            yield f"{name}: unknown sku {x['sku']!r}"
+            continue
+        if x["warehouse"] not in facts.warehouses:
+            yield f"{name}: unknown warehouse {x['warehouse']!r}"
+            continue
+        if not sku.presale_eligible:
+            yield f"{name}: sku {sku.id} is not presale_eligible"
+        if x["channel"] not in facts.live:
+            yield f"{name}: channel {x['channel']} is not a live channel of the event"
+        batch = next_batch_day(facts, sku.id, x["warehouse"], x["day"])
+        if batch is None:
+            yield f"{name}: no inbound batch reaches {x['warehouse']} after day {x['day']}"
+        elif x["batch_day"] != batch:
+            yield f"{name}: batch_day {x['batch_day']} != the next inbound batch day {batch}"
+        route = _route(facts, x["channel"], x["warehouse"])
+        if route is None:
+            yield f"{name}: channel {x['channel']} has no fulfilment from {x['warehouse']}"
+            continue
+        ships = x["batch_day"] if batch is None else batch
+        if switch is not None and ships + route.delivery_days - x["day"] > switch:
+            yield (
+                f"{name}: reaches the customer {ships + route.delivery_days - x['day']} days "
+                f"after the order, over switch_ship_days {switch}"
+            )
+        cut = facts.discount.get(sku.id, 0.0)
+        if not facts.close(x["unit_cost"], route.unit_cost):
+            yield f"{name}: unit_cost {x['unit_cost']} != fulfilment cost {route.unit_cost}"
+        if not facts.close(x["unit_discount"], cut):
+            yield f"{name}: unit_discount {x['unit_discount']} != the presale discount {cut}"
+        if not facts.close(x["cost"], x["quantity"] * (route.unit_cost + cut)):
+            yield f"{name}: cost {x['cost']} != quantity x (unit cost + unit discount)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -663,6 +993,12 @@ def expected_stock_levels(facts: Facts) -> dict[tuple[str, str], dict[str, float
     for a in facts.rows("allocations"):
         p = facts.probability.get(a["scenario"], 0.0)
         add(a["sku"], a["warehouse"], "expected_served", p * a["quantity"])
+    for x in facts.rows("substitutions"):  # served from the substitute's stock
+        p = facts.probability.get(x["scenario"], 0.0)
+        add(x["substitute"], x["warehouse"], "expected_served", p * x["quantity"])
+    for x in facts.rows("presales"):
+        p = facts.probability.get(x["scenario"], 0.0)
+        add(x["sku"], x["warehouse"], "expected_served", p * x["quantity"])
     for (s, k, w), levels in facts.stock.items():
         add(k, w, "expected_leftover", facts.probability[s] * levels[-1])
     for v in out.values():
@@ -732,30 +1068,34 @@ def first_stage_costs(facts: Facts) -> dict[str, float]:
 
 def scenario_costs(facts: Facts) -> dict[str, dict[str, float]]:
     """Second-stage costs of each scenario, not weighted by its probability."""
-    names = ("fulfilment", "holding", "lost_sales", "salvage")
-    costs = {s: dict.fromkeys(names, 0.0) for s in facts.probability}
+    costs = {s: dict.fromkeys(SECOND_STAGE_COSTS, 0.0) for s in facts.probability}
     fulfil = {
         (c.id, f.warehouse): f.unit_cost for c in facts.channels.values() for f in c.fulfilment
     }
-    for a in facts.rows("allocations"):
-        if a["scenario"] in costs:
-            route_cost = fulfil.get((a["channel"], a["warehouse"]), 0.0)
-            costs[a["scenario"]]["fulfilment"] += a["quantity"] * route_cost
+    for key in ("allocations", "substitutions", "presales"):
+        for a in facts.rows(key):
+            if a["scenario"] in costs:
+                route_cost = fulfil.get((a["channel"], a["warehouse"]), 0.0)
+                costs[a["scenario"]]["fulfilment"] += a["quantity"] * route_cost
+    for x in facts.rows("presales"):
+        if x["scenario"] in costs:
+            cut = facts.discount.get(x["sku"], 0.0)
+            costs[x["scenario"]]["presale_discount"] += x["quantity"] * cut
     for (s, k, w), levels in facts.stock.items():
         costs[s]["holding"] += facts.warehouses[w].holding_cost * math.fsum(levels)
         costs[s]["salvage"] -= facts.salvage[k] * levels[-1]
-    served = served_by_key(facts)
+    met = met_by_key(facts)
     for (s, k, c, t), qty in facts.demand.items():
-        costs[s]["lost_sales"] += facts.penalty[k] * (qty - served.get((s, k, c, t), 0.0))
+        costs[s]["lost_sales"] += lost_penalty(facts, k, c) * (qty - met.get((s, k, c, t), 0.0))
     return costs
 
 
 def expected_costs(facts: Facts) -> dict[str, float]:
     costs = first_stage_costs(facts)
     per_scenario = scenario_costs(facts)
-    for name in ("fulfilment", "holding", "lost_sales", "salvage"):
+    for name in SECOND_STAGE_COSTS:
         costs[name] = math.fsum(facts.probability[s] * c[name] for s, c in per_scenario.items())
-    costs["total"] = math.fsum(costs[name] for name in COST_KEYS)
+    costs["total"] = math.fsum(costs[name] for name in (*COST_KEYS, *OPTIONAL_COSTS))
     return costs
 
 
@@ -763,9 +1103,13 @@ def check_costs(facts: Facts) -> Iterable[str]:
     """Every cost line recomputed from the request and the plan; objective = total."""
     plan_costs = facts.plan["costs"]
     for name, value in expected_costs(facts).items():
+        if name in OPTIONAL_COSTS and name not in plan_costs:
+            if facts.positive(abs(value)):
+                yield f"costs.{name} is missing but recomputes to {value}"
+            continue
         if not facts.close(plan_costs[name], value):
             yield f"costs.{name} is {plan_costs[name]} but recomputes to {value}"
-    parts = math.fsum(plan_costs[name] for name in COST_KEYS)
+    parts = math.fsum(plan_costs.get(name, 0.0) for name in (*COST_KEYS, *OPTIONAL_COSTS))
     if not facts.close(plan_costs["total"], parts):
         yield f"costs.total {plan_costs['total']} != sum of the cost lines {parts}"
     if not facts.close(facts.plan["objective"], plan_costs["total"]):
@@ -782,7 +1126,7 @@ def _scenario_totals(facts: Facts) -> dict[str, dict[str, float]]:
     totals = {s: {"demand": 0.0, "served": 0.0} for s in facts.probability}
     for (s, _k, _c, _t), qty in facts.demand.items():
         totals[s]["demand"] += qty
-    for (s, _k, _c, _t), qty in served_by_key(facts).items():
+    for (s, _k, _c, _t), qty in met_by_key(facts).items():  # substitutes, presales too
         if s in totals:
             totals[s]["served"] += qty
     for v in totals.values():
@@ -911,7 +1255,7 @@ def check_service_levels(facts: Facts) -> Iterable[str]:
 def check_safety_stock(facts: Facts) -> Iterable[str]:
     """End-of-plan stock keeps each safety floor: days of cover x the warehouse's daily sales
     (a channel's expected daily demand shared equally by the warehouses meeting its promise)."""
-    rules = facts.request.policy.safety_stock
+    rules = [*facts.request.policy.safety_stock, *event_safety_rules(facts.request)]
     if not rules:
         return
     eligible = {
@@ -936,6 +1280,228 @@ def check_safety_stock(facts: Facts) -> Iterable[str]:
                     )
 
 
+# --------------------------------------------------------------------------------------------
+# Promotion event rules (request.event), re-derived from the schema's descriptions
+# --------------------------------------------------------------------------------------------
+
+
+def plan_locks(facts: Facts) -> dict[tuple[str, str], float]:
+    """Presale lock units per (sku, warehouse) from the plan's locks; none listed = 0."""
+    locks: dict[tuple[str, str], float] = defaultdict(float)
+    for row in facts.rows("locks"):
+        locks[row["sku"], row["warehouse"]] += row["units"]
+    return dict(locks)
+
+
+def check_emergency_buffer(facts: Facts) -> Iterable[str]:
+    """End-of-day stock keeps emergency_buffer_share of the stock known at the warehouse (on
+    hand at the start plus stock in transit arrived so far), every day, in every scenario."""
+    event = facts.request.event
+    if event is None or event.emergency_buffer_share <= 0:
+        return
+    share = event.emergency_buffer_share
+    known: dict[tuple[str, str], list[float]] = {
+        key: [0.0] * facts.horizon for key in {(k, w) for (_s, k, w) in facts.stock}
+    }
+    for row in facts.request.stock:
+        if (row.sku, row.warehouse) in known:
+            known[row.sku, row.warehouse][0] += row.quantity
+    for row in facts.request.in_transit:
+        if (row.sku, row.warehouse) in known and 0 <= row.arrival_day < facts.horizon:
+            known[row.sku, row.warehouse][row.arrival_day] += row.quantity
+    for (s, k, w), levels in sorted(facts.stock.items()):
+        running = 0.0
+        for day, level in enumerate(levels):
+            running += known[k, w][day]
+            floor = share * running
+            if level < floor - facts.tol * max(1.0, floor):
+                yield (
+                    f"emergency buffer broken: sku {k} at {w} ends day {day} with {level} units "
+                    f"in scenario {s}, below {share} x {running} known units = {floor}"
+                )
+                break  # the first day is enough
+
+
+def check_presale_locks(facts: Facts) -> Iterable[str]:
+    """Locks: only presale-eligible SKUs of an event with presale, at most max_lock_share of
+    the warehouse's stock over the horizon; presale channels sell only locked units, and the
+    other channels (live orders taken on presale included) never sell them."""
+    event = facts.request.event
+    if event is None:
+        return
+    max_share = event.presale.max_lock_share if event.presale is not None else 0.0
+    supply = net_supply(facts)
+    seen: set[tuple[str, str]] = set()
+    for i, row in enumerate(facts.rows("locks")):
+        k, w = row["sku"], row["warehouse"]
+        name = f"locks[{i}] (sku {k}, warehouse {w})"
+        if (k, w) in seen:
+            yield f"{name}: duplicate entry"
+        seen.add((k, w))
+        if (k, w) not in supply:
+            yield f"{name}: unknown sku or warehouse"
+            continue
+        if row["units"] < -facts.tol:
+            yield f"{name}: negative lock {row['units']}"
+        if facts.positive(row["units"]) and (
+            event.presale is None or not facts.skus[k].presale_eligible
+        ):
+            yield f"{name}: locks {row['units']} units of a SKU that may not be locked for presale"
+        stock = supply[k, w]
+        limit = max_share * stock
+        if not facts.within(row["units"], limit):
+            yield (
+                f"{name}: lock {row['units']} units is over max_lock_share {max_share} x the "
+                f"stock there {stock} = {limit}"
+            )
+        if not facts.close(row["stock"], stock):
+            yield f"{name}: stock {row['stock']} != the stock there over the horizon {stock}"
+        ratio = row["units"] / stock if stock > facts.tol else 0.0
+        if not facts.close(row["share_of_stock"], ratio):
+            yield f"{name}: share_of_stock {row['share_of_stock']} != units / stock = {ratio}"
+    locks = plan_locks(facts)
+    presale_sold: dict[StockKey, float] = defaultdict(float)
+    other_sold: dict[StockKey, float] = defaultdict(float)
+    for (s, k, w, c), qty in sales_by_stock(facts).items():
+        (presale_sold if c in facts.presale_channels else other_sold)[s, k, w] += qty
+    for x in facts.rows("presales"):  # live orders: never served from locked units
+        other_sold[x["scenario"], x["sku"], x["warehouse"]] += x["quantity"]
+    for (s, k, w), qty in sorted(presale_sold.items()):
+        lock = locks.get((k, w), 0.0)
+        if not facts.within(qty, lock):
+            yield (
+                f"presale channels sell {qty} units of sku {k} from {w} in scenario {s}, over "
+                f"the presale lock {lock}"
+            )
+    for (s, k, w), qty in sorted(other_sold.items()):
+        lock = locks.get((k, w), 0.0)
+        if facts.positive(lock) and (k, w) in supply:
+            limit = supply[k, w] - lock
+            if not facts.within(qty, limit):
+                yield (
+                    f"locked units sold: other channels sell {qty} units of sku {k} from {w} in "
+                    f"scenario {s}, over the stock {supply[k, w]} less the lock {lock} = {limit}"
+                )
+
+
+def check_live_pool(facts: Facts) -> Iterable[str]:
+    """Channels neither live nor presale sell at most (1 - live_pool_share) of the unlocked
+    stock of each SKU at each warehouse (the rest is the live channels' pool)."""
+    event = facts.request.event
+    if event is None or event.live_pool_share is None or not facts.live:
+        return
+    sigma = event.live_pool_share
+    supply, locks = net_supply(facts), plan_locks(facts)
+    other: dict[StockKey, float] = defaultdict(float)
+    for (s, k, w, c), qty in sales_by_stock(facts).items():
+        if c not in facts.live and c not in facts.presale_channels:
+            other[s, k, w] += qty
+    for (s, k, w), qty in sorted(other.items()):
+        sellable = supply.get((k, w), 0.0) - locks.get((k, w), 0.0)
+        limit = (1 - sigma) * sellable
+        if not facts.within(qty, limit):
+            yield (
+                f"live pool broken: non-live channels sell {qty} units of sku {k} from {w} in "
+                f"scenario {s}, over (1 - {sigma}) x unlocked stock {sellable} = {limit}"
+            )
+
+
+def expected_gross_margin(facts: Facts) -> float:
+    """Expected (price - unit cost) of every unit sold, a SKU sold at a loss counting 0: a
+    substitution earns the substitute's margin, a presale its margin less the presale discount
+    (never below 0)."""
+    margin = {k: max(0.0, sku.price - sku.unit_cost) for k, sku in facts.skus.items()}
+    p = facts.probability
+    total = [
+        p.get(a["scenario"], 0.0) * margin.get(a["sku"], 0.0) * a["quantity"]
+        for a in facts.rows("allocations")
+    ]
+    total += [
+        p.get(x["scenario"], 0.0) * margin.get(x["substitute"], 0.0) * x["quantity"]
+        for x in facts.rows("substitutions")
+    ]
+    total += [
+        p.get(x["scenario"], 0.0)
+        * max(0.0, margin.get(x["sku"], 0.0) - facts.discount.get(x["sku"], 0.0))
+        * x["quantity"]
+        for x in facts.rows("presales")
+    ]
+    return math.fsum(total)
+
+
+def check_transfer_cost_cap(facts: Facts) -> Iterable[str]:
+    """Transfers (unit and fixed costs) cost at most transfer_cost_cap_share x the expected
+    gross margin of what the plan sells; the plan's event section reports both sides."""
+    event = facts.request.event
+    if event is None:
+        return
+    kappa = event.transfer_cost_cap_share
+    first = first_stage_costs(facts)
+    cost = first["transfer"] + first["transfer_fixed"]
+    cap = None if kappa is None else kappa * expected_gross_margin(facts)
+    moved = any(facts.positive(t["quantity"]) for t in facts.rows("transfers"))
+    if cap is not None and moved and not facts.within(cost, cap):
+        yield (
+            f"transfer cost cap broken: transfers cost {cost}, over {kappa} x expected gross "
+            f"margin = {cap}"
+        )
+    section = facts.plan.get("event")
+    if isinstance(section, Mapping):
+        got = section.get("transfer_cost")
+        if "transfer_cost" in section and not (_type_ok(got, _NUM) and facts.close(got, cost)):
+            yield f"event.transfer_cost {got} != transfer + transfer_fixed = {cost}"
+        got = section.get("transfer_cost_cap")
+        if "transfer_cost_cap" in section and not (
+            (got is None and cap is None)
+            or (cap is not None and _type_ok(got, _NUM) and facts.close(got, cap))
+        ):
+            yield f"event.transfer_cost_cap {got} != {cap}"
+
+
+def check_response_tiers(facts: Facts) -> Iterable[str]:
+    """On an event a SKU is transferred only by the lane modes its tier may use."""
+    event = facts.request.event
+    if event is None:
+        return
+    allowed = {tier.value: {m.value for m in modes} for tier, modes in event.transfer_modes.items()}
+    for i, t in enumerate(facts.rows("transfers")):
+        sku = facts.skus.get(t["sku"])
+        tier = _tier(sku) if sku is not None else None
+        if tier is None or tier not in allowed or not facts.positive(t["quantity"]):
+            continue
+        lane = facts.lanes.get(t["lane"])
+        mode = lane.mode.value if lane is not None else t["mode"]
+        if mode not in allowed[tier]:
+            yield (
+                f"{_transfer_name(i, t)}: sku {t['sku']} of tier {tier} may not move by {mode} "
+                f"on the event (its tier may use {sorted(allowed[tier])})"
+            )
+
+
+def check_supplier_capacity_lock(facts: Facts) -> Iterable[str]:
+    """On event days an order day uses only the locked plus the emergency share of the
+    supplier's daily capacity (themed 30%, mega 50% + 20%, everyday all, unless set)."""
+    event = facts.request.event
+    if event is None:
+        return
+    usable = usable_capacity_share(event)
+    if usable >= 1:
+        return
+    for (sid, day), units in sorted(supplier_day_units(facts).items()):
+        supplier = facts.suppliers.get(sid)
+        if supplier is None or supplier.capacity_per_day is None:
+            continue
+        if not event.start_day <= day <= event.end_day:
+            continue
+        limit = usable * supplier.capacity_per_day
+        if not facts.within(units, limit):
+            yield (
+                f"supplier capacity lock broken: supplier {sid} gets {units} units ordered on "
+                f"event day {day}, over {usable} x capacity_per_day "
+                f"{supplier.capacity_per_day} = {limit}"
+            )
+
+
 RULES: tuple[Callable[[Facts], Iterable[str]], ...] = (
     check_transfers_use_lanes,
     check_lane_capacity,
@@ -946,6 +1512,8 @@ RULES: tuple[Callable[[Facts], Iterable[str]], ...] = (
     check_order_days,
     check_allocations,
     check_lost_sale_rows,
+    check_substitutions,
+    check_presales,
     check_flow_conservation,
     check_stock_never_negative,
     check_warehouse_capacity,
@@ -955,6 +1523,12 @@ RULES: tuple[Callable[[Facts], Iterable[str]], ...] = (
     check_kpis,
     check_service_levels,
     check_safety_stock,
+    check_emergency_buffer,
+    check_presale_locks,
+    check_live_pool,
+    check_transfer_cost_cap,
+    check_response_tiers,
+    check_supplier_capacity_lock,
 )
 
 

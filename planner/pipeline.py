@@ -22,6 +22,7 @@ from planner.diagnosis import diagnose
 from planner.diff import plan_changes, plan_hash
 from planner.plan import extract_plan, model_section, plan_status, relative_gap, solver_section
 from planner.prepare import network_data
+from planner.promotion import promotion_sections
 from planner.schema import PlanRequest, PreviousPlan
 from planner.uncertainty import expand_scenarios
 from planner.validation import validate_request
@@ -46,6 +47,8 @@ EMPTY_DECISIONS: dict[str, Any] = {
     "stock_levels": [],
     "allocations": [],
     "lost_sales": [],
+    "substitutions": [],
+    "presales": [],
     "scenarios": [],
     "costs": None,
     "kpis": None,
@@ -91,6 +94,7 @@ def solve_matrix(
 
 
 WHOLE_UNIT_TOLERANCE = 1e-6
+DEFAULT_MIP_GAP = 1e-4  # what HiGHS (and our SCIP setup) stop at when no gap is asked for
 FIRST_PHASE_SHARE = 0.8  # of the time limit, when the whole-unit phase may have to follow
 
 
@@ -156,6 +160,52 @@ def solve_in_whole_units(
     if stop_asked:  # no time for a whole-unit search: settle the relaxed answer's decisions
         settled = _settle(data, solver, decisions, result, Termination.interrupted, settle_options)
         return (*settled, phases)
+    # First the quick repair: the relaxed answer's lane-use and order-day decisions fixed and
+    # its quantities made whole. Its cost is within the requested gap of the relaxed bound
+    # (itself a bound of the whole-unit model) more often than not: then it is optimal within
+    # that gap and the whole-unit search is skipped; else it is that search's MIP start.
+    started_settle = time.perf_counter()
+    fixed_model, fixed_matrix, fixed = _fixed_binaries_in_whole_units(
+        data, solver, decisions, dataclasses.replace(options, time_limit=remaining)
+    )
+    phases.append(
+        {
+            "whole_units": True,
+            "binaries_fixed": True,
+            "termination": fixed.termination.value,
+            "objective": fixed.objective,
+            "best_bound": result.best_bound,
+            "seconds": round(fixed.seconds, 6),
+            "build_seconds": round(time.perf_counter() - started_settle - fixed.seconds, 6),
+        }
+    )
+    target_gap = DEFAULT_MIP_GAP if options.mip_gap is None else options.mip_gap
+    gap = relative_gap(fixed.objective, result.best_bound) if fixed.has_solution else None
+    if gap is not None and gap <= target_gap:
+        return (
+            fixed_model,
+            fixed_matrix,
+            dataclasses.replace(
+                fixed,
+                termination=Termination.optimal,
+                solution=SolutionKind.optimal,
+                best_bound=result.best_bound,
+                seconds=result.seconds + fixed.seconds,
+            ),
+            phases,
+        )
+    if options.time_limit is not None:
+        remaining = max(
+            options.time_limit - (time.perf_counter() - started),
+            options.time_limit * (1 - FIRST_PHASE_SHARE) / 2,
+        )
+    if fixed.has_solution:
+        start_values = {
+            var.name: float(x) for var, x in zip(fixed_matrix.columns, fixed.x, strict=True)
+        }
+        for var in fixed_model.component_data_objects(pyo.Var):
+            if var.fixed:
+                start_values[var.name] = float(var.value)
     whole_model, whole_matrix, whole_result = _solve_phase(
         data,
         solver,
@@ -171,7 +221,7 @@ def solve_in_whole_units(
         whole_result = dataclasses.replace(
             whole_result,
             best_bound=max(bounds) if bounds else None,
-            seconds=result.seconds + whole_result.seconds,
+            seconds=result.seconds + fixed.seconds + whole_result.seconds,
         )
         return whole_model, whole_matrix, whole_result, phases
     if whole_result.termination is Termination.infeasible:
@@ -194,13 +244,7 @@ def _settle(
     """Whole units for the relaxed answer's lane-use and order-placement decisions: those
     binaries fixed, quantities re-optimised in whole units (a much smaller problem). Used when
     the whole-unit search was stopped or found nothing; the relaxed bound stays valid."""
-    model = build_network_plan(data, whole_units=True)
-    for component in (model.use, model.place):
-        for var in component.values():
-            if var.name in decisions:
-                var.fix(decisions[var.name])
-    matrix = compile_pyomo(model)
-    settled = solve_matrix(solver, matrix, options, SolveControl())
+    model, matrix, settled = _fixed_binaries_in_whole_units(data, solver, decisions, options)
     seconds = relaxed.seconds + settled.seconds
     if not settled.has_solution:
         return (
@@ -225,6 +269,19 @@ def _settle(
             seconds=seconds,
         ),
     )
+
+
+def _fixed_binaries_in_whole_units(
+    data: NetworkData, solver: str, decisions: dict[str, int], options: SolveOptions
+) -> tuple[pyo.ConcreteModel, MatrixModel, SolveResult]:
+    """The whole-unit model with lane-use and order-placement binaries fixed to ``decisions``."""
+    model = build_network_plan(data, whole_units=True)
+    for component in (model.use, model.place):
+        for var in component.values():
+            if var.name in decisions:
+                var.fix(decisions[var.name])
+    matrix = compile_pyomo(model)
+    return model, matrix, solve_matrix(solver, matrix, options, SolveControl())
 
 
 def keep_previous_if_still_optimal(
@@ -360,6 +417,8 @@ def run(
     if result.has_solution:
         load_solution(model, matrix, result.x)
         plan.update(extract_plan(data, model))
+        if request.event is not None:
+            plan.update(promotion_sections(request, data, model, plan))
         plan["objective"] = plan["costs"]["total"]
         plan["gap"] = relative_gap(plan["objective"], result.best_bound)
         plan["message"] = _success_message(status, plan["gap"], result.termination.value)

@@ -15,6 +15,7 @@ from typing import Any
 import pyomo.environ as pyo
 
 from models.data import NetworkData
+from models.network_plan import next_batch_day, next_batch_days
 from solvers import SolutionKind, SolveOptions, SolveResult, Termination
 
 EPS = 1e-9  # values below this are solver noise, not decisions
@@ -170,6 +171,57 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
         served_in[s] += q
         fulfilment += probability[s] * q * unit
 
+    substitutions: list[dict[str, Any]] = []
+    for s, k, j, w, c, t in m.substitute:
+        q = _val(m.substitute[s, k, j, w, c, t])
+        if q <= 0:
+            continue
+        unit = data.fulfilment_cost[c, w]
+        substitutions.append(
+            {
+                "sku": k,
+                "substitute": j,
+                "warehouse": w,
+                "channel": c,
+                "scenario": s,
+                "day": t,
+                "quantity": q,
+                "unit_cost": unit,
+                "cost": q * unit,
+            }
+        )
+        served_by[s, j, w] += q
+        served_in[s] += q
+        fulfilment += probability[s] * q * unit
+
+    presales: list[dict[str, Any]] = []
+    discount = 0.0
+    batches = next_batch_days(data) if len(m.presold) else {}
+    for s, k, w, c, t in m.presold:
+        q = _val(m.presold[s, k, w, c, t])
+        if q <= 0:
+            continue
+        unit = data.fulfilment_cost[c, w]
+        cut = data.presale_discount.get(k, 0.0)
+        presales.append(
+            {
+                "sku": k,
+                "warehouse": w,
+                "channel": c,
+                "scenario": s,
+                "day": t,
+                "batch_day": next_batch_day(batches, k, w, t, data.horizon_days),
+                "quantity": q,
+                "unit_cost": unit,
+                "unit_discount": cut,
+                "cost": q * (unit + cut),
+            }
+        )
+        served_by[s, k, w] += q
+        served_in[s] += q
+        fulfilment += probability[s] * q * unit
+        discount += probability[s] * q * cut
+
     lost_sales: list[dict[str, Any]] = []
     lost_in: dict[str, float] = defaultdict(float)
     lost_cost = 0.0
@@ -177,7 +229,7 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
         q = _val(m.lost[s, k, c, t])
         if q <= 0:
             continue
-        penalty = data.lost_sale_penalty[k]
+        penalty = data.lost_sale_penalty[k] + data.lost_sale_premium.get((k, c), 0.0)
         lost_sales.append(
             {
                 "sku": k,
@@ -217,6 +269,7 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
         "fulfilment": fulfilment,
         "holding": sum(probability[s] * holding_in[s] for s in data.scenarios),
         "lost_sales": lost_cost,
+        "presale_discount": discount,
         "salvage": sum(probability[s] * salvage_in[s] for s in data.scenarios),
     }
     costs["total"] = math.fsum(costs.values())
@@ -231,6 +284,8 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
     for s in data.scenarios:
         second = (
             sum(x["cost"] for x in allocations if x["scenario"] == s)
+            + sum(x["cost"] for x in substitutions if x["scenario"] == s)
+            + sum(x["cost"] for x in presales if x["scenario"] == s)
             + holding_in[s]
             + sum(x["cost"] for x in lost_sales if x["scenario"] == s)
             + salvage_in[s]
@@ -272,6 +327,8 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
         "stock_levels": stock_levels,
         "allocations": allocations,
         "lost_sales": lost_sales,
+        "substitutions": substitutions,
+        "presales": presales,
         "scenarios": scenario_rows,
         "service": list(service.values()),
         "costs": costs,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from models.data import LaneData, NetworkData, SupplierData
-from planner.schema import PlanRequest, Sku, Tier
+from planner.schema import ChannelKind, EventTier, PlanRequest, SafetyStock, Sku, Tier
 
 
 def lost_sale_penalty(sku: Sku, request: PlanRequest) -> float:
@@ -94,7 +95,7 @@ def safety_floors(
             rate[k, w] += probability[s] * q / request.horizon_days / len(eligible[c])
     hot = {s.id for s in request.skus if s.hot_signal}
     floors: dict[tuple[str, str], float] = {}
-    for rule in request.policy.safety_stock:
+    for rule in [*request.policy.safety_stock, *event_cover_rules(request)]:
         for k in [rule.sku] if rule.sku else [s.id for s in request.skus]:
             days = (
                 rule.hot_signal_days if k in hot and rule.hot_signal_days is not None else rule.days
@@ -103,6 +104,77 @@ def safety_floors(
             if units > 0:
                 floors[k, rule.warehouse] = max(floors.get((k, rule.warehouse), 0.0), units)
     return floors
+
+
+def event_cover_rules(request: PlanRequest) -> list[SafetyStock]:
+    """Everyday-tier events keep `cover_days` of cover at every warehouse (SEEDS.md section 5)."""
+    event = request.event
+    if event is None or event.tier is not EventTier.everyday or event.cover_days <= 0:
+        return []
+    return [SafetyStock(warehouse=w.id, days=event.cover_days) for w in request.warehouses]
+
+
+TIER_CAPACITY_SHARES = {  # (locked, emergency) share of supplier capacity on event days
+    EventTier.everyday: (1.0, 0.0),
+    EventTier.themed: (0.3, 0.0),
+    EventTier.mega: (0.5, 0.2),
+}
+
+
+def live_channels(request: PlanRequest) -> tuple[str, ...]:
+    event = request.event
+    if event is not None and event.live_channels is not None:
+        return tuple(event.live_channels)
+    return tuple(c.id for c in request.channels if c.kind is ChannelKind.live)
+
+
+def event_parameters(request: PlanRequest) -> dict[str, Any]:
+    """The event's rules as model parameters (fields of NetworkData); none without an event."""
+    event = request.event
+    if event is None:
+        return {}
+    live = live_channels(request)
+    presale_channels = tuple(c.id for c in request.channels if c.kind is ChannelKind.presale)
+    locked, emergency = TIER_CAPACITY_SHARES[event.tier]
+    if event.capacity_lock_share is not None:
+        locked = event.capacity_lock_share
+    if event.emergency_capacity_share is not None:
+        emergency = event.emergency_capacity_share
+    modes: dict[str, tuple[str, ...]] = {}
+    for sku in request.skus:
+        tier = sku_tier(sku)
+        if tier is not None and tier in event.transfer_modes:
+            modes[sku.id] = tuple(m.value for m in event.transfer_modes[tier])
+    eligible = tuple(s.id for s in request.skus if s.presale_eligible)
+    presale = event.presale
+    return {
+        "emergency_buffer_share": event.emergency_buffer_share,
+        "presale_channels": presale_channels,
+        "lock_skus": eligible if presale is not None else (),
+        "max_lock_share": presale.max_lock_share if presale is not None else 0.0,
+        "live_channels": live,
+        "live_pool_share": event.live_pool_share,
+        "lost_sale_premium": {
+            (s.id, c): event.live_priority_share * s.price
+            for s in request.skus
+            for c in live
+            if event.live_priority_share * s.price > 0
+        },
+        "transfer_cost_cap_share": event.transfer_cost_cap_share,
+        # a SKU sold at a loss adds nothing to the margin the transfer cap is a share of
+        "gross_margin": {s.id: max(0.0, s.price - s.unit_cost) for s in request.skus},
+        "transfer_modes": modes,
+        "event_days": tuple(range(event.start_day, event.end_day + 1)),
+        "capacity_lock_share": locked,
+        "emergency_capacity_share": emergency,
+        "switch_skus": eligible
+        if presale is not None and presale.switch_ship_days is not None
+        else (),
+        "switch_ship_days": presale.switch_ship_days if presale is not None else None,
+        "presale_discount": {
+            s.id: presale.discount_share * s.price for s in request.skus if presale is not None
+        },
+    }
 
 
 def network_data(request: PlanRequest) -> NetworkData:
@@ -175,4 +247,6 @@ def network_data(request: PlanRequest) -> NetworkData:
         no_stockout_target=no_stockout,
         safety_floor=safety_floors(request, demand, eligible),
         sku_tier={s.id: t.value for s in request.skus if (t := sku_tier(s)) is not None},
+        substitutes=tuple((x.sku, x.substitute, x.share) for x in request.policy.substitutes),
+        **event_parameters(request),
     )

@@ -43,6 +43,7 @@ class ChannelKind(StrEnum):
     own_site = "own_site"
     everyday = "everyday"
     wholesale = "wholesale"
+    presale = "presale"
 
 
 class Tier(StrEnum):
@@ -168,6 +169,11 @@ class Lane(_Strict):
 class Fulfilment(_Strict):
     warehouse: Id
     delivery_days: Day = Field(description="Days from this warehouse to the channel's customer.")
+    delivery_days_max: Day | None = Field(
+        default=None,
+        description="Slowest delivery, for the storefront's window (e.g. 5-7 days); "
+        "none = delivery_days. The promise is checked against delivery_days.",
+    )
     unit_cost: Money = Field(default=0.0, description="Pick, pack and last-mile cost per unit.")
 
 
@@ -302,6 +308,14 @@ class SafetyStock(_Strict):
     )
 
 
+class Substitute(_Strict):
+    """When `sku` runs out, `substitute` may take up to `share` of its demand (same channel)."""
+
+    sku: Id
+    substitute: Id
+    share: float = Field(gt=0, le=1, allow_inf_nan=False)
+
+
 class Policy(_Strict):
     lost_sale_penalty: Money | None = Field(
         default=None,
@@ -322,6 +336,149 @@ class Policy(_Strict):
         default_factory=dict, description="Targets per SKU tier A / B / C."
     )
     safety_stock: list[SafetyStock] = Field(default_factory=list)
+    substitutes: list[Substitute] = Field(default_factory=list)
+
+
+class EventTier(StrEnum):
+    everyday = "everyday"
+    themed = "themed"
+    mega = "mega"
+
+
+class PaymentStage(_Strict):
+    """Share of presale reservations paid by `after_minutes` after the show (cumulative)."""
+
+    after_minutes: float = Field(gt=0, allow_inf_nan=False)
+    paid_share: float = Field(ge=0, le=1, allow_inf_nan=False)
+
+
+class Reservation(_Strict):
+    sku: Id
+    units: Quantity = Field(description="Presale units reserved by orders not yet paid.")
+
+
+def _default_payment_curve() -> list[PaymentStage]:
+    # Assumed curve: SEEDS.md gives the stages (15 min, 1 h, 4 h) and about 15% never paying.
+    return [
+        PaymentStage(after_minutes=15, paid_share=0.60),
+        PaymentStage(after_minutes=60, paid_share=0.75),
+        PaymentStage(after_minutes=240, paid_share=0.85),
+    ]
+
+
+class Presale(_Strict):
+    """Presale locks (stock reserved for presale channels) and the switch to presale."""
+
+    max_lock_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Locks are a share of a warehouse's stock of the SKU, at most this one.",
+    )
+    switch_ship_days: int | None = Field(
+        default=7,
+        ge=1,
+        description="When a presale-eligible SKU sells out in a live channel, orders are taken "
+        "on presale from the next inbound batch if it reaches the customer within these days "
+        "of the order; none = no switch.",
+    )
+    discount_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Presale price cut, as a share of the price (the cost of a presale unit).",
+    )
+    reservations: list[Reservation] = Field(
+        default_factory=list, description="Unpaid reservations, for the release schedule."
+    )
+    payment_curve: list[PaymentStage] = Field(
+        default_factory=_default_payment_curve,
+        description="Release stages: a share of reservations paid by each time (cumulative).",
+    )
+    release_confidence: float = Field(
+        default=0.9,
+        gt=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="Keep locked the units still-unpaid orders pay for with this probability.",
+    )
+
+
+class Event(_Strict):
+    """A promotion (live show, campaign): the rules a promotion team plans it by."""
+
+    name: str = "event"
+    start_day: Day = 0
+    duration_days: int = Field(default=1, ge=1)
+    tier: EventTier = EventTier.everyday
+    live_channels: list[Id] | None = Field(
+        default=None, description="Channels the event sells through; none = those of kind live."
+    )
+    emergency_buffer_share: float = Field(
+        default=0.10,
+        ge=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="Share of a warehouse's stock never allocated (for traffic spikes).",
+    )
+    live_pool_share: float | None = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Share of sellable stock reserved for the live channels; other channels "
+        "share the rest. none = no pools.",
+    )
+    live_priority_share: float = Field(
+        default=0.25,
+        ge=0,
+        allow_inf_nan=False,
+        description="A lost live sale costs this share of the price more than another lost "
+        "sale: marketplaces yield to the live channel.",
+    )
+    cover_days: float = Field(
+        default=7,
+        ge=0,
+        le=365,
+        allow_inf_nan=False,
+        description="Everyday tier: days of cover kept at every warehouse that sells.",
+    )
+    capacity_lock_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Share of supplier capacity locked on event days; default by tier: "
+        "themed 0.3, mega 0.5, everyday none.",
+    )
+    emergency_capacity_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Extra emergency share of supplier capacity; default mega 0.2, else 0.",
+    )
+    transfer_cost_cap_share: float | None = Field(
+        default=0.2,
+        ge=0,
+        allow_inf_nan=False,
+        description="Transfers may cost at most this share of the expected gross margin.",
+    )
+    transfer_modes: dict[Tier, list[LaneMode]] = Field(
+        default_factory=lambda: {
+            Tier.B: [LaneMode.sea, LaneMode.truck, LaneMode.rail],
+            Tier.C: [],
+        },
+        description="Lane modes a SKU of each tier may be transferred by; a tier not listed "
+        "may use every lane. Default: A any, B no air or express, C never transfers.",
+    )
+    presale: Presale | None = None
+
+    @property
+    def end_day(self) -> int:
+        return self.start_day + self.duration_days - 1
 
 
 class _PlanItem(BaseModel):
@@ -378,6 +535,9 @@ class PlanRequest(_Strict):
     )
     uncertainty: Uncertainty | None = None
     policy: Policy = Field(default_factory=Policy)
+    event: Event | None = Field(
+        default=None, description="A promotion: locks, pools and the seeds' event rules."
+    )
     previous_plan: PreviousPlan | None = Field(
         default=None,
         description="A plan to start from (e.g. yesterday's); the new plan lists what changed.",

@@ -179,6 +179,18 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
         if rule.sku is not None:
             yield from unknown("sku", skus, rule.sku, f"{base}.sku")
 
+    for i, sub in enumerate(r.policy.substitutes):
+        base = f"$.policy.substitutes[{i}]"
+        yield from unknown("sku", skus, sub.sku, f"{base}.sku")
+        yield from unknown("sku", skus, sub.substitute, f"{base}.substitute")
+        if sub.sku == sub.substitute:
+            yield FieldError(f"{base}.substitute", "a SKU cannot substitute for itself")
+    yield from _duplicates(
+        [f"{s.sku}->{s.substitute}" for s in r.policy.substitutes], "$.policy.substitutes", "sku"
+    )
+    if r.event is not None:
+        yield from _event_problems(r, skus, channels)
+
     if r.previous_plan is not None:
         lanes = {lane.key for lane in r.lanes}
         suppliers = {p.id for p in r.suppliers}
@@ -212,3 +224,54 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
                 yield from in_horizon(d.end_day, f"{base}.end_day")
                 if d.end_day < d.day:
                     yield FieldError(f"{base}.end_day", "end_day is before day")
+    presale_channels = {c.id for c in r.channels if c.kind == "presale"}
+    eligible = {s.id for s in r.skus if s.presale_eligible}
+    for i, sc in enumerate(r.scenarios):
+        for j, d in enumerate(sc.demand):
+            if d.channel in presale_channels and d.sku in skus and d.sku not in eligible:
+                yield FieldError(
+                    f"$.scenarios[{i}].demand[{j}].sku",
+                    f"SKU {d.sku!r} is not presale_eligible but has demand on presale channel "
+                    f"{d.channel!r}",
+                )
+
+
+def _event_problems(r: PlanRequest, skus: set[str], channels: set[str]) -> Iterable[FieldError]:
+    event = r.event
+    assert event is not None
+    if event.start_day >= r.horizon_days:
+        yield FieldError(
+            "$.event.start_day",
+            f"day {event.start_day} is outside the horizon (days 0..{r.horizon_days - 1})",
+        )
+    elif event.end_day >= r.horizon_days:
+        yield FieldError(
+            "$.event.duration_days",
+            f"the event ends on day {event.end_day}, after the horizon's last day "
+            f"{r.horizon_days - 1}",
+        )
+    for i, c in enumerate(event.live_channels or []):
+        if c not in channels:
+            yield FieldError(f"$.event.live_channels[{i}]", f"unknown channel {c!r}")
+    presale = event.presale
+    if presale is None:
+        return
+    eligible = {s.id for s in r.skus if s.presale_eligible}
+    for i, row in enumerate(presale.reservations):
+        path = f"$.event.presale.reservations[{i}].sku"
+        if row.sku not in skus:
+            yield FieldError(path, f"unknown sku {row.sku!r}")
+        elif row.sku not in eligible:
+            yield FieldError(path, f"SKU {row.sku!r} is not presale_eligible")
+    yield from _duplicates(
+        [row.sku for row in presale.reservations], "$.event.presale.reservations", "sku"
+    )
+    curve = presale.payment_curve
+    for i in range(1, len(curve)):
+        base = f"$.event.presale.payment_curve[{i}]"
+        if curve[i].after_minutes <= curve[i - 1].after_minutes:
+            yield FieldError(f"{base}.after_minutes", "stages must come later one after another")
+        if curve[i].paid_share < curve[i - 1].paid_share:
+            yield FieldError(
+                f"{base}.paid_share", "the paid share is cumulative: it cannot go down"
+            )

@@ -571,3 +571,406 @@ def test_every_field_is_checked(path: tuple[Any, ...]) -> None:
     value = parent[path[-1]]
     parent[path[-1]] = value + 1 if isinstance(value, int | float) else f"{value}-x"
     assert check_plan(request(), p), f"changing {path} from {value!r} went unnoticed"
+
+
+# --- promotion events: substitutions, presales and the event rules -------------------------------
+# Valid plans here are solved from the request builders of test_event_rules.py; each mutation
+# or stricter request is worked out by hand in its comment.
+
+from conftest import solve  # noqa: E402
+from test_event_rules import demand, quiet_event, shop, two_warehouses  # noqa: E402
+
+from planner.checker import build_facts  # noqa: E402
+
+
+def solved(raw: dict[str, Any]) -> dict[str, Any]:
+    out = solve(raw)
+    assert out["status"] == "optimal", out["message"]
+    return out
+
+
+# 100 units of p at W; presale orders 30, live 100; locks up to 50% -> presale 30, live 70.
+LOCKS = shop(
+    [demand("p", "presale", 30), demand("p", "live", 100)],
+    {"p": 100},
+    event=quiet_event(presale={"max_lock_share": 0.5}),
+)
+# 100 units of b + 50 in transit on day 3, live wants 130 on day 1, 10% buffer: 90 served
+# from stock on day 1, 40 presold from the day-3 batch (3 + 2 days - 1 = 4 <= 7 days).
+SWITCH = shop(
+    [demand("b", "live", 130)],
+    {"b": 100},
+    in_transit=[{"sku": "b", "warehouse": "W", "quantity": 50, "arrival_day": 3}],
+    event=quiet_event(emergency_buffer_share=0.1, presale={"max_lock_share": 0}),
+)
+# x has no stock, 10 live orders; y (20 units) may take half of x's demand: 5 + 5 lost.
+SUBSTITUTE = shop(
+    [demand("x", "live", 10)],
+    {"x": 0, "y": 20},
+    policy={"substitutes": [{"sku": "x", "substitute": "y", "share": 0.5}]},
+)
+# 100 units, marketplace orders 100, 60% live pool: the marketplace gets 40.
+POOL = shop([demand("x", "market", 100)], {"x": 100}, event=quiet_event(live_pool_share=0.6))
+# 100 units, live orders 100, 10% emergency buffer: 90 sell.
+BUFFER = shop([demand("x", "live", 100)], {"x": 100}, event=quiet_event(emergency_buffer_share=0.1))
+# 5 units, live orders 10 with a 25% live priority: 5 lost at 20 + 0.25 x 20 = 25 each.
+PRIORITY = shop([demand("x", "live", 10)], {"x": 5}, event=quiet_event(live_priority_share=0.25))
+# 14 days, 10 live orders a day, 150 units: without an event all 140 sell.
+COVER = shop(
+    [{"sku": "x", "channel": "live", "day": 0, "end_day": 13, "quantity": 140}],
+    {"x": 150},
+    horizon_days=14,
+)
+# no stock; a factory (1000 a day, 1-day lead); live orders 900 on day 1: ordered on day 0.
+FACTORY = shop(
+    [demand("x", "live", 900)],
+    {"x": 0},
+    suppliers=[{"id": "factory", "deliver_to": ["W"], "lead_days": 1, "capacity_per_day": 1000}],
+    event=quiet_event(tier="everyday", start_day=0, duration_days=3),
+)
+# Every rule at its default at once (themed tier, presale, substitutes, two warehouses).
+EVERYTHING = shop(
+    [
+        demand("x", "live", 60),
+        demand("x", "market", 30, day=2),
+        demand("y", "live", 20, day=2),
+        demand("y", "presale", 10),
+        demand("x", "presale", 15, day=3),
+    ],
+    {},
+    horizon_days=6,
+    warehouses=[{"id": "A"}, {"id": "W"}],
+    skus=[
+        {"id": "x", "unit_cost": 5, "price": 20, "tier": "A", "presale_eligible": True},
+        {"id": "y", "unit_cost": 4, "price": 15, "tier": "B", "presale_eligible": True},
+    ],
+    stock=[
+        {"sku": "x", "warehouse": "A", "quantity": 40},
+        {"sku": "x", "warehouse": "W", "quantity": 30},
+        {"sku": "y", "warehouse": "W", "quantity": 25},
+    ],
+    in_transit=[{"sku": "x", "warehouse": "W", "quantity": 20, "arrival_day": 3}],
+    lanes=[{"from": "A", "to": "W", "mode": "air", "lead_days": 1, "unit_cost": 1}],
+    suppliers=[{"id": "F", "deliver_to": ["W"], "lead_days": 2, "capacity_per_day": 100}],
+    policy={"substitutes": [{"sku": "x", "substitute": "y", "share": 0.4}]},
+    event={"tier": "themed", "start_day": 0, "duration_days": 2, "presale": {}},
+)
+
+
+def event_request(raw: dict[str, Any], **event: Any) -> PlanRequest:
+    data = copy.deepcopy(raw)
+    if event:
+        data["event"] = {**data.get("event", quiet_event()), **event}
+    return validate_request(data)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        LOCKS,
+        SWITCH,
+        SUBSTITUTE,
+        POOL,
+        BUFFER,
+        PRIORITY,
+        {**COVER, "event": quiet_event(tier="everyday", cover_days=7)},
+        {**FACTORY, "event": quiet_event(tier="mega", start_day=0, duration_days=3)},
+        two_warehouses(transfer_cost_cap_share=0.1),
+        two_warehouses(transfer_modes={"B": ["sea"], "C": []}),
+        EVERYTHING,
+    ],
+    ids=[
+        "locks", "switch", "substitute", "pool", "buffer", "priority", "cover", "capacity",
+        "cap", "tiers", "everything",
+    ],
+)  # fmt: skip
+def test_event_plans_pass(raw: dict[str, Any]) -> None:
+    assert check_plan(validate_request(raw), solved(raw)) == []
+
+
+def test_event_plans_are_not_vacuous() -> None:
+    # the plans above do use what the new checks read
+    assert solved(SWITCH)["presales"]
+    assert solved(SUBSTITUTE)["substitutions"]
+    assert solved(LOCKS)["locks"][0]["units"] >= 30 - 1e-6
+
+
+def test_presales_and_substitutions_take_stock_on_their_days() -> None:
+    # SWITCH: b at W ends day 0 with 100, day 1 with 100 - 90 = 10, day 3 with 10 + 50 - 40 =
+    # 20 (the presale leaves on the batch day, not on the order day 1).
+    facts = build_facts(validate_request(SWITCH), solved(SWITCH), 1e-6)
+    assert facts.stock["base", "b", "W"] == pytest.approx([100, 10, 10, 20, 20])
+    # SUBSTITUTE: y's stock serves 5 of x's orders on day 1; x's stock is untouched.
+    facts = build_facts(validate_request(SUBSTITUTE), solved(SUBSTITUTE), 1e-6)
+    assert facts.stock["base", "y", "W"] == pytest.approx([20, 15, 15, 15, 15])
+    assert facts.stock["base", "x", "W"] == pytest.approx([0] * 5)
+
+
+def event_mutated(raw: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> list[str]:
+    p = solved(raw)
+    change(p)
+    return check_plan(validate_request(raw), p)
+
+
+def _tamper_cost(p: dict[str, Any], line: str, delta: float) -> None:
+    p["costs"][line] += delta
+    p["costs"]["total"] += delta
+    p["objective"] += delta
+
+
+# ---- substitutions
+
+
+def test_substitution_above_its_share() -> None:
+    # 6 of x's 10 orders served with y: over 0.5 x 10 = 5 (flow kept: 6 + 4 lost = 10)
+    def change(p: dict[str, Any]) -> None:
+        p["substitutions"][0].update(quantity=6, cost=6)
+        p["lost_sales"][0].update(quantity=4, cost=80)
+
+    violations = event_mutated(SUBSTITUTE, change)
+    assert_caught(violations, "substitute share exceeded", "sku x", "substitute y", "day 1")
+
+
+def test_substitution_without_a_rule() -> None:
+    raw = copy.deepcopy(SUBSTITUTE)
+    plan_ = solved(raw)
+    raw["policy"]["substitutes"] = [{"sku": "y", "substitute": "x", "share": 0.5}]
+    assert_caught(check_plan(validate_request(raw), plan_), "no rule", "y serve x")
+
+
+def test_substitution_is_served_from_the_substitutes_stock() -> None:
+    # y holds 20: the 5 substitutions plus 16 units of y's own would leave -1
+    def change(p: dict[str, Any]) -> None:
+        p["allocations"].append(
+            {"sku": "y", "warehouse": "W", "channel": "live", "scenario": "base", "day": 2,
+             "quantity": 16, "unit_cost": 1, "cost": 16}
+        )  # fmt: skip
+
+    assert_caught(event_mutated(SUBSTITUTE, change), "negative stock", "sku y", "day 2")
+
+
+def test_substitution_counts_as_served() -> None:
+    # expected_served of y at W is the 5 substitutions; the KPI counts them as served
+    def change(p: dict[str, Any]) -> None:
+        p["stock_levels"] = [r for r in p["stock_levels"] if r["sku"] != "y"]
+        p["kpis"]["expected_served"] = 0.0
+
+    violations = event_mutated(SUBSTITUTE, change)
+    assert_caught(violations, "stock_levels has no entry for sku y")
+    assert_caught(violations, "kpis.expected_served")
+
+
+def test_dropped_substitution_breaks_flow() -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["substitutions"].clear()
+
+    assert_caught(event_mutated(SUBSTITUTE, change), "flow not conserved", "sku x", "day 1")
+
+
+# ---- presales
+
+
+def test_presale_on_another_batch_day() -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["presales"][0]["batch_day"] = 4  # the next batch after day 1 arrives on day 3
+
+    violations = event_mutated(SWITCH, change)
+    assert_caught(violations, "presale #0", "batch_day 4", "next inbound batch day 3")
+
+
+def test_presale_slower_than_the_switch_allows() -> None:
+    # batch day 3 + 2 delivery days - order day 1 = 4 days > switch_ship_days 3
+    request_ = event_request(SWITCH, presale={"max_lock_share": 0, "switch_ship_days": 3})
+    assert_caught(check_plan(request_, solved(SWITCH)), "presale #0", "switch_ship_days 3")
+
+
+def test_presale_of_a_sku_that_cannot_presell() -> None:
+    raw = copy.deepcopy(SWITCH)
+    plan_ = solved(raw)
+    raw["skus"][0]["presale_eligible"] = False
+    assert_caught(check_plan(validate_request(raw), plan_), "presale #0", "not presale_eligible")
+
+
+def test_presale_without_a_switch() -> None:
+    request_ = event_request(SWITCH, presale={"max_lock_share": 0, "switch_ship_days": None})
+    assert_caught(check_plan(request_, solved(SWITCH)), "presale #0", "no presale switch")
+
+
+def test_presale_in_a_channel_that_is_not_live() -> None:
+    request_ = event_request(SWITCH, live_channels=["market"])
+    assert_caught(check_plan(request_, solved(SWITCH)), "presale #0", "not a live channel")
+
+
+def test_presale_discount_line_tampered() -> None:
+    # 40 presold units x 10% of the price 20 = 80
+    def change(p: dict[str, Any]) -> None:
+        _tamper_cost(p, "presale_discount", 1)
+
+    violations = event_mutated(SWITCH, change)
+    assert_caught(violations, "costs.presale_discount is 81", "recomputes to 80")
+
+
+def test_presale_discount_line_missing() -> None:
+    def change(p: dict[str, Any]) -> None:
+        del p["costs"]["presale_discount"]
+
+    assert_caught(event_mutated(SWITCH, change), "costs.presale_discount is missing")
+
+
+def test_presale_unit_discount_tampered() -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["presales"][0].update(unit_discount=0, cost=40)
+
+    violations = event_mutated(SWITCH, change)
+    assert_caught(violations, "presale #0", "unit_discount 0", "discount 2.0")
+
+
+def test_presale_scenario_cost_includes_the_discount() -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["scenarios"][0]["cost"] -= 80  # as if the presale discount were free
+
+    assert_caught(event_mutated(SWITCH, change), "scenario base", "cost")
+
+
+# ---- event rules
+
+
+def test_lock_above_its_share() -> None:
+    # max_lock_share 0.5 of the 100 units there: at most 50
+    def change(p: dict[str, Any]) -> None:
+        p["locks"][0].update(units=60, share_of_stock=0.6)
+
+    violations = event_mutated(LOCKS, change)
+    assert_caught(violations, "locks[0]", "sku p", "over max_lock_share 0.5", "= 50")
+
+
+def test_presale_channel_sells_beyond_the_lock() -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["locks"][0].update(units=20, share_of_stock=0.2)  # presale sells 30
+
+    violations = event_mutated(LOCKS, change)
+    assert_caught(violations, "presale channels sell 30", "sku p", "over the presale lock 20")
+
+
+def test_other_channels_sell_locked_units() -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["locks"][0].update(units=40, share_of_stock=0.4)  # live sells 70 > 100 - 40
+
+    violations = event_mutated(LOCKS, change)
+    assert_caught(violations, "locked units sold", "sku p", "from W", "= 60")
+
+
+def test_lock_share_of_stock_tampered() -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["locks"][0]["share_of_stock"] += 0.1
+
+    assert_caught(event_mutated(LOCKS, change), "locks[0]", "share_of_stock")
+
+
+def test_emergency_buffer_broken() -> None:
+    # 95 served leaves 5 on day 1, under 0.1 x 100 = 10
+    def change(p: dict[str, Any]) -> None:
+        p["allocations"][0].update(quantity=95, cost=95)
+        p["lost_sales"][0].update(quantity=5, cost=100)
+
+    violations = event_mutated(BUFFER, change)
+    assert_caught(violations, "emergency buffer broken", "sku x", "day 1", "scenario base")
+
+
+def test_emergency_buffer_counts_stock_arrived_in_transit() -> None:
+    # SWITCH: 6 more presold leave 14 on day 3, under 0.1 x (100 + 50 arrived) = 15 (but over
+    # 0.1 x 100: the 50 units arrived in transit count)
+    def change(p: dict[str, Any]) -> None:
+        p["presales"][0].update(quantity=46)
+
+    violations = event_mutated(SWITCH, change)
+    assert_caught(violations, "emergency buffer broken", "sku b", "day 3", "with 14.0", "150.0")
+
+
+def test_live_pool_broken() -> None:
+    # the marketplace may sell (1 - 0.6) x 100 = 40
+    def change(p: dict[str, Any]) -> None:
+        p["allocations"][0].update(quantity=45)
+        p["lost_sales"][0].update(quantity=55, cost=1100)
+
+    violations = event_mutated(POOL, change)
+    assert_caught(violations, "live pool broken", "sku x", "from W", "= 40")
+
+
+def test_lost_live_sale_carries_the_priority_premium() -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["lost_sales"][0].update(unit_penalty=20, cost=100)  # 20 + 0.25 x 20 = 25 applies
+
+    violations = event_mutated(PRIORITY, change)
+    assert_caught(violations, "lost_sales[0]", "unit_penalty 20", "premium 5.0")
+
+
+def test_transfer_cost_above_the_cap() -> None:
+    # uncapped, all 6 units of x fly for 24; at 10% the cap is 0.1 x 15 x (2 + 6) = 12
+    violations = check_plan(
+        validate_request(two_warehouses(transfer_cost_cap_share=0.1)), solved(two_warehouses())
+    )
+    assert_caught(violations, "transfer cost cap broken", "transfers cost 24", "= 12")
+
+
+def test_event_section_reports_the_transfer_cap() -> None:
+    def change(p: dict[str, Any]) -> None:
+        p["event"]["transfer_cost_cap"] += 1
+
+    raw = two_warehouses(transfer_cost_cap_share=0.1)
+    assert_caught(event_mutated(raw, change), "event.transfer_cost_cap")
+
+
+def test_transfer_by_a_mode_its_tier_may_not_use() -> None:
+    # x flies 6 units as tier A; as tier B it may go only by sea, truck or rail
+    raw = two_warehouses(transfer_modes={"B": ["sea", "truck", "rail"], "C": []})
+    plan_ = solved(raw)
+    raw["skus"][0]["tier"] = "B"
+    violations = check_plan(validate_request(raw), plan_)
+    assert_caught(violations, "transfer #0", "sku x of tier B", "may not move by air")
+
+
+def test_supplier_capacity_lock_on_event_days() -> None:
+    # everyday orders 900 on day 0; a themed event locks 30% of 1000 on event days
+    request_ = event_request(FACTORY, tier="themed")
+    violations = check_plan(request_, solved(FACTORY))
+    assert_caught(violations, "supplier capacity lock broken", "supplier factory", "event day 0")
+
+
+def test_everyday_event_keeps_cover_days() -> None:
+    # without an event 140 sell and 10 remain; 7 days x 10 a day = 70 must remain
+    request_ = event_request(COVER, tier="everyday", cover_days=7)
+    violations = check_plan(request_, solved(COVER))
+    assert_caught(violations, "sku x at W ends the plan with 10.0", "below its safety stock")
+
+
+PRESALE_FIELDS = [
+    ("presales", 0, f)
+    for f in ("sku", "warehouse", "channel", "scenario", "day", "batch_day", "quantity",
+              "unit_cost", "unit_discount", "cost")
+]  # fmt: skip
+SUBSTITUTION_FIELDS = [
+    ("substitutions", 0, f)
+    for f in ("sku", "substitute", "warehouse", "channel", "scenario", "day", "quantity",
+              "unit_cost", "cost")
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [(SWITCH, p) for p in [*PRESALE_FIELDS, ("costs", "presale_discount")]]
+    + [(SUBSTITUTE, p) for p in SUBSTITUTION_FIELDS]
+    + [(LOCKS, ("locks", 0, f)) for f in ("sku", "warehouse", "units", "stock", "share_of_stock")],
+    ids=lambda x: ".".join(map(str, x)) if isinstance(x, tuple) else x["name"],
+)
+def test_every_event_field_is_checked(raw: dict[str, Any], path: tuple[Any, ...]) -> None:
+    """As test_every_field_is_checked, for the rows substitutions and presales add."""
+
+    def change(p: dict[str, Any]) -> None:
+        parent = p
+        for key in path[:-1]:
+            parent = parent[key]
+        value = parent[path[-1]]
+        parent[path[-1]] = value + 1 if isinstance(value, int | float) else f"{value}-x"
+
+    assert event_mutated(raw, change), f"changing {path} went unnoticed"

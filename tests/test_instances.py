@@ -43,12 +43,19 @@ def plan_of(name: str) -> dict[str, Any]:
     return run(request_of(name), SolveOptions(time_limit=TIME_LIMIT))
 
 
+# The live show's event rules (shares of stock in pools, locks and the buffer) leave a tail of
+# whole-unit rounding that HiGHS proves to 1e-6 in seconds but not to 1e-7 within the limit.
+EXACT_GAP = {"glowup_live_show": 1e-6}
+
+
 @functools.cache
 def exact_plan_of(name: str) -> dict[str, Any]:
     """The optimum itself, for the business tests: within the default 0.01% gap a plan may
     still carry a few units that cost a little more than the best choice (e.g. on the
     Ramadan instance 0.01% is $63), and the tests below are about the best choice."""
-    plan = run(request_of(name), SolveOptions(time_limit=TIME_LIMIT, mip_gap=1e-7))
+    plan = run(
+        request_of(name), SolveOptions(time_limit=TIME_LIMIT, mip_gap=EXACT_GAP.get(name, 1e-7))
+    )
     assert plan["status"] == "optimal", plan["message"]
     return plan
 
@@ -126,18 +133,23 @@ def test_live_show_refills_indonesia_blush_by_malaysia_air_not_korea_air() -> No
     Only Indonesia meets tiktok_live's 3-day promise (Malaysia 4 days, Korea direct mail 6),
     and Indonesia's 1,000 blush are short of the show's TikTok demand (1,100 on show day 3 plus
     the tail in the optimistic case). Two lanes land blush in Indonesia by the show: Malaysia
-    air (3 days, $2.30 + $120 per shipping day, ship day 0) and Korea air (2 days, $3.10).
-    Malaysia holds 1,500 blush, more than its own channels need, and its day-0 flight is paid
-    for anyway (highlighter and lip tint fly on it), so every blush that lands by the show
-    comes from Malaysia: a Korea-air unit would cost $0.80 more for the same arrival. (Top-ups
-    for the tail days may fly from Korea: a second Malaysia flight costs another $120.) The
-    palette, held only in Korea, has to fly Korea -> Indonesia.
+    air (3 days, $2.30 + $120 per shipping day, ship day 0 -> show day 3) and Korea air (2
+    days, $3.10). For the same arrival day a Korea-air unit costs $0.80 more, so every blush
+    landing on show day comes from Malaysia, and Malaysia air carries most of the show's
+    blush. (Korea air may still bring a few units on day 2, which Malaysia air cannot reach:
+    with 60% of Indonesia's stock reserved for the live channels, the everyday channels there
+    sell only 40% of what is on hand.) The palette, held only in Korea, has to fly Korea ->
+    Indonesia.
     """
     plan = exact_plan_of("glowup_live_show")
     show_day = 3
+    on_show_day = [t for t in plan["transfers"] if t["arrive_day"] == show_day]
     by_show = [t for t in plan["transfers"] if t["arrive_day"] <= show_day]
-    assert units(by_show, sku="blush", from_="malaysia", to="indonesia", mode="air") > 0
-    assert units(by_show, sku="blush", from_="korea", to="indonesia", mode="air") == 0
+    malaysia_air = units(by_show, sku="blush", from_="malaysia", to="indonesia", mode="air")
+    korea_air = units(by_show, sku="blush", from_="korea", to="indonesia", mode="air")
+    assert units(on_show_day, sku="blush", from_="malaysia", to="indonesia", mode="air") > 0
+    assert units(on_show_day, sku="blush", from_="korea", to="indonesia", mode="air") == 0
+    assert malaysia_air > korea_air
     assert units(by_show, sku="palette", from_="korea", to="indonesia", mode="air") > 0
 
 

@@ -94,8 +94,11 @@ def test_whole_unit_phase_runs_when_the_relaxed_answer_is_fractional() -> None:
     assert plan["status"] == "optimal"
     assert plan["objective"] == pytest.approx(11)
     phases = plan["solver"]["phases"]
-    assert [p["whole_units"] for p in phases] == [False, True]
+    # relaxed -> quick repair with the binaries fixed (11 is not within the exact gap of the
+    # relaxed 10.x bound) -> the whole-unit search
+    assert [p["whole_units"] for p in phases] == [False, True, True]
     assert phases[0]["whole_units_found"] is False
+    assert phases[1]["binaries_fixed"] is True
 
 
 def test_a_stop_after_the_relaxed_phase_still_gives_a_whole_unit_plan(
