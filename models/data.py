@@ -78,7 +78,8 @@ class NetworkData:
     lost_sale_premium: dict[tuple[str, str], float] = field(default_factory=dict)  # (k, c)
     transfer_cost_cap_share: float | None = None  # kappa, (16)
     gross_margin: dict[str, float] = field(default_factory=dict)  # price - unit cost
-    transfer_modes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # (17), k -> modes
+    # (17) k -> most a unit of k may pay on a lane; 0 = never transferred; absent = any lane
+    transfer_cost_limit: dict[str, float] = field(default_factory=dict)
     event_days: tuple[int, ...] = ()  # days of the event
     capacity_lock_share: float = 1.0  # (18) locked share of supplier capacity on event days
     emergency_capacity_share: float = 0.0  # (18) extra emergency share

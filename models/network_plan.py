@@ -81,8 +81,8 @@ Promotion rules (only with an event in the request; SEEDS.md sections 1 and 5)
     (16) transfer_cost_cap:  sum F_l use_lt + sum c_l ship_klt <= kappa E[gross margin], with
         E[gross margin] = sum_s pi_s [sum g_k serve_skwct + g_j sub_skjwct
         + (g_k - delta_k)^+ presold_skwct], g_k = (price_k - cost_k)^+   (kappa = 15-20%)
-    (17) response_tier_transfers[k,l,t]:  ship_klt <= 0 when lane l's mode is not allowed for
-        k's tier (default: A any mode, B no air or express, C never transfers)
+    (17) response_tier_transfers[k,l,t]:  ship_klt <= 0 when c_l > r_T price_k, or r_T = 0,
+        for k's tier T (default: A any lane, B lanes up to 15% of the price, C never transfers)
     (18) supplier_capacity_lock[p,t], t an event day:  sum_kw order_pkwt <= (a + e) Q_p
         (themed a = 30%, mega a = 50% plus e = 20% emergency capacity; everyday none)
     Everyday tier: (11) with G_kw = 7 days of cover at every warehouse.
@@ -748,12 +748,16 @@ def _add_event_rules(
         rule=lambda m, _i: transfer_cost <= kappa * margin,  # type: ignore[operator]
     )
 
-    # (17) response_tier_transfers: a SKU moves only by the lane modes its tier may pay for
+    # (17) response_tier_transfers: a SKU moves only on lanes its tier may pay for
     m.response_tier_transfers = pyo.Constraint(
         [
             (k, key, t)
             for k, key, t in ship_index
-            if k in data.transfer_modes and lanes[key].mode not in data.transfer_modes[k]
+            if k in data.transfer_cost_limit
+            and (
+                data.transfer_cost_limit[k] <= 0
+                or lanes[key].unit_cost > data.transfer_cost_limit[k] + 1e-9
+            )
         ],
         rule=lambda m, k, key, t: m.ship[k, key, t] <= 0,
     )

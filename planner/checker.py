@@ -1459,22 +1459,24 @@ def check_transfer_cost_cap(facts: Facts) -> Iterable[str]:
 
 
 def check_response_tiers(facts: Facts) -> Iterable[str]:
-    """On an event a SKU is transferred only by the lane modes its tier may use."""
+    """On an event a SKU moves only on lanes whose unit cost is at most its tier's share of
+    its price (share 0: the SKU never transfers)."""
     event = facts.request.event
     if event is None:
         return
-    allowed = {tier.value: {m.value for m in modes} for tier, modes in event.transfer_modes.items()}
+    shares = {tier.value: share for tier, share in event.transfer_cost_share.items()}
     for i, t in enumerate(facts.rows("transfers")):
         sku = facts.skus.get(t["sku"])
         tier = _tier(sku) if sku is not None else None
-        if tier is None or tier not in allowed or not facts.positive(t["quantity"]):
+        if sku is None or tier is None or tier not in shares or not facts.positive(t["quantity"]):
             continue
         lane = facts.lanes.get(t["lane"])
-        mode = lane.mode.value if lane is not None else t["mode"]
-        if mode not in allowed[tier]:
+        unit = lane.unit_cost if lane is not None else t["unit_cost"]
+        limit = shares[tier] * sku.price
+        if shares[tier] <= 0 or unit > limit + 1e-9:
             yield (
-                f"{_transfer_name(i, t)}: sku {t['sku']} of tier {tier} may not move by {mode} "
-                f"on the event (its tier may use {sorted(allowed[tier])})"
+                f"{_transfer_name(i, t)}: sku {t['sku']} of tier {tier} may not pay {unit} a "
+                f"unit on the event (its tier pays at most {limit:g})"
             )
 
 

@@ -140,11 +140,11 @@ def event_parameters(request: PlanRequest) -> dict[str, Any]:
         locked = event.capacity_lock_share
     if event.emergency_capacity_share is not None:
         emergency = event.emergency_capacity_share
-    modes: dict[str, tuple[str, ...]] = {}
+    transfer_cost_limit: dict[str, float] = {}
     for sku in request.skus:
         tier = sku_tier(sku)
-        if tier is not None and tier in event.transfer_modes:
-            modes[sku.id] = tuple(m.value for m in event.transfer_modes[tier])
+        if tier is not None and tier in event.transfer_cost_share:
+            transfer_cost_limit[sku.id] = event.transfer_cost_share[tier] * sku.price
     eligible = tuple(s.id for s in request.skus if s.presale_eligible)
     presale = event.presale
     return {
@@ -163,7 +163,7 @@ def event_parameters(request: PlanRequest) -> dict[str, Any]:
         "transfer_cost_cap_share": event.transfer_cost_cap_share,
         # a SKU sold at a loss adds nothing to the margin the transfer cap is a share of
         "gross_margin": {s.id: max(0.0, s.price - s.unit_cost) for s in request.skus},
-        "transfer_modes": modes,
+        "transfer_cost_limit": transfer_cost_limit,
         "event_days": tuple(range(event.start_day, event.end_day + 1)),
         "capacity_lock_share": locked,
         "emergency_capacity_share": emergency,

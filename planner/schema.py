@@ -466,13 +466,11 @@ class Event(_Strict):
         allow_inf_nan=False,
         description="Transfers may cost at most this share of the expected gross margin.",
     )
-    transfer_modes: dict[Tier, list[LaneMode]] = Field(
-        default_factory=lambda: {
-            Tier.B: [LaneMode.sea, LaneMode.truck, LaneMode.rail],
-            Tier.C: [],
-        },
-        description="Lane modes a SKU of each tier may be transferred by; a tier not listed "
-        "may use every lane. Default: A any, B no air or express, C never transfers.",
+    transfer_cost_share: dict[Tier, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
+        default_factory=lambda: {Tier.B: 0.15, Tier.C: 0.0},
+        description="Response tiers: a SKU of a tier moves only on lanes whose unit cost is at "
+        "most this share of its price; 0 = it never transfers; a tier not listed pays any lane. "
+        "Default: A any, B 'medium' (15% of price), C never (existing stock only).",
     )
     presale: Presale | None = None
 

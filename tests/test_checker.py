@@ -676,7 +676,7 @@ def event_request(raw: dict[str, Any], **event: Any) -> PlanRequest:
         {**COVER, "event": quiet_event(tier="everyday", cover_days=7)},
         {**FACTORY, "event": quiet_event(tier="mega", start_day=0, duration_days=3)},
         two_warehouses(transfer_cost_cap_share=0.1),
-        two_warehouses(transfer_modes={"B": ["sea"], "C": []}),
+        two_warehouses(transfer_cost_share={"B": 0.15, "C": 0}),
         EVERYTHING,
     ],
     ids=[
@@ -922,12 +922,12 @@ def test_event_section_reports_the_transfer_cap() -> None:
 
 
 def test_transfer_by_a_mode_its_tier_may_not_use() -> None:
-    # x flies 6 units as tier A; as tier B it may go only by sea, truck or rail
-    raw = two_warehouses(transfer_modes={"B": ["sea", "truck", "rail"], "C": []})
+    # x flies 6 units as tier A ($4 a unit); as tier B it may pay 15% of its price 20 = $3
+    raw = two_warehouses(transfer_cost_share={"B": 0.15, "C": 0})
     plan_ = solved(raw)
     raw["skus"][0]["tier"] = "B"
     violations = check_plan(validate_request(raw), plan_)
-    assert_caught(violations, "transfer #0", "sku x of tier B", "may not move by air")
+    assert_caught(violations, "transfer #0", "sku x of tier B", "may not pay 4")
 
 
 def test_supplier_capacity_lock_on_event_days() -> None:

@@ -49,7 +49,7 @@ def quiet_event(**rules: Any) -> dict[str, Any]:
         "live_pool_share": None,
         "live_priority_share": 0,
         "transfer_cost_cap_share": None,
-        "transfer_modes": {},
+        "transfer_cost_share": {},
     }
     event.update(rules)
     return event
@@ -326,19 +326,19 @@ def test_transfer_cost_is_capped_by_a_share_of_gross_margin() -> None:
 
 @pytest.mark.parametrize(("tier", "flies"), [("A", 6), ("B", 0), ("C", 0)])
 def test_response_tier_decides_who_may_pay_for_fast_transfers(tier: str, flies: int) -> None:
-    # x needs the air lane to reach B in time. Tier A may fly; B only by sea, truck or rail;
-    # C never transfers (existing stock only).
-    request = two_warehouses(transfer_modes={"B": ["sea", "truck", "rail"], "C": []})
+    # x needs the $4 air lane to reach W in time. Tier A pays any lane; B at most 15% of its
+    # price 20 = $3 a unit ("medium"); C never transfers (existing stock only).
+    request = two_warehouses(transfer_cost_share={"B": 0.15, "C": 0})
     request["skus"][0]["tier"] = tier
     plan = planned(request)
     assert sum(t["quantity"] for t in plan["transfers"] if t["sku"] == "x") == flies
 
 
 def test_tier_b_transfers_by_sea_but_tier_c_never() -> None:
-    # Same, with a sea lane (2 days, $1) and demand on day 2 so sea arrives in time: B ships
-    # by sea, C still keeps its stock where it is.
+    # Same, with a sea lane (2 days, $1 <= $3) and demand on day 2 so sea arrives in time: B
+    # ships by sea, C still keeps its stock where it is.
     for tier, moved in (("B", 6), ("C", 0)):
-        request = two_warehouses(transfer_modes={"B": ["sea", "truck", "rail"], "C": []})
+        request = two_warehouses(transfer_cost_share={"B": 0.15, "C": 0})
         request["skus"][0]["tier"] = tier
         request["lanes"].append(
             {"from": "A", "to": "W", "mode": "sea", "lead_days": 2, "unit_cost": 1}
