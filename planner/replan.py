@@ -198,7 +198,11 @@ def _oversold(
         if arriving.arrival_day <= day:
             inbound[arriving.sku] += arriving.quantity
     lead = {p.id: p.lead_days for p in request.suppliers}
-    for o in _commitments(plan).orders if plan is not None else []:
+    try:
+        orders = _commitments(plan).orders if plan is not None else []
+    except ValidationError:  # validate_plan names what is wrong with the plan
+        orders = []
+    for o in orders:
         if o.supplier in lead and o.order_day + lead[o.supplier] <= day:
             inbound[o.sku] += o.quantity
     sold: dict[str, float] = defaultdict(float)
@@ -219,13 +223,10 @@ def _oversold(
 
 
 def _commitments(plan: dict[str, Any]) -> PreviousPlan:
-    """A plan's transfers, orders and allocations (none when they do not parse)."""
-    try:
-        return PreviousPlan.model_validate(
-            {k: plan.get(k) or [] for k in ("transfers", "orders", "allocations")}
-        )
-    except (ValidationError, AttributeError):
-        return PreviousPlan()
+    """A plan's transfers, orders and allocations (its other keys are ignored)."""
+    return PreviousPlan.model_validate(
+        {k: plan.get(k) or [] for k in ("transfers", "orders", "allocations")}
+    )
 
 
 def validate_plan(raw: Any, request: PlanRequest) -> PreviousPlan:
@@ -233,9 +234,7 @@ def validate_plan(raw: Any, request: PlanRequest) -> PreviousPlan:
     if not isinstance(raw, dict):
         raise RequestError([FieldError("$", "a plan must be a JSON object")], PLAN)
     try:
-        commitments = PreviousPlan.model_validate(
-            {k: raw.get(k) or [] for k in ("transfers", "orders", "allocations")}
-        )
+        commitments = _commitments(raw)
     except ValidationError as exc:
         raise RequestError(field_errors(exc), PLAN) from None
     problems: list[FieldError] = []
