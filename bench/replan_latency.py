@@ -116,7 +116,9 @@ def main() -> None:
         f"-{len(last['changes']['transfers']['removed'])} "
         f"~{len(last['changes']['transfers']['resized'])}; timings {last['timings']}"
     )
-    print(f"cold:   {cold['status']}, objective {cold['objective']:,.2f}; timings {cold['timings']}")
+    print(
+        f"cold:   {cold['status']}, objective {cold['objective']:,.2f}; timings {cold['timings']}"
+    )
     print(describe("replan", warm_walls, warm_inside))
     print(describe("cold", cold_walls, cold_inside))
     print(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from conftest import REPO, solve
 from flask import Flask
+from openapi_spec_validator import validate as validate_openapi
 from service_server import Server, finished
 
 from api import create_app
@@ -602,3 +603,19 @@ def test_chained_replans_over_http(server: Server) -> None:
     assert server.get(f"{calm.headers['Location']}/result").json() == plan
     listed = [j["id"] for j in server.get("/v1/plans").json()["items"]]
     assert listed[:3] == [third["id"], second["id"], first["id"]]
+
+
+def test_openapi_describes_the_replan_route(app: Flask) -> None:
+    client = app.test_client()
+    spec = client.get("/openapi.json").json
+    validate_openapi(spec)
+    operation = spec["paths"]["/v1/plans/{id}/replan"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/LiveState"}
+    assert {"as_of_day", "sold", "stock", "sales_rate"} <= set(
+        spec["components"]["schemas"]["LiveState"]["properties"]
+    )
+    assert {"201", "404", "409", "422", "503"} <= set(operation["responses"])
+    assert "Location" in operation["responses"]["201"]["headers"]
+    page = client.get("/docs").get_data(as_text=True)
+    assert "POST /v1/plans/{id}/replan" in page and "href='#LiveState'" in page
