@@ -71,7 +71,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RequestError)
     def invalid_request(exc: RequestError) -> Response:
-        return problem(422, "Unprocessable Content", "invalid plan request", exc.errors)
+        return problem(422, "Unprocessable Content", f"invalid {exc.subject}", exc.errors)
 
     @app.errorhandler(IdempotencyConflict)
     def idempotency_conflict(exc: IdempotencyConflict) -> Response:

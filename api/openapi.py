@@ -29,6 +29,7 @@ from api.wire import (
     Problem,
     SolveParams,
 )
+from planner.replan import LiveState
 from planner.schema import PlanRequest
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -52,6 +53,7 @@ def _components() -> dict[str, Any]:
     _, top = models_json_schema(
         [
             (PlanRequest, "validation"),
+            (LiveState, "validation"),
             (Job, "serialization"),
             (JobList, "serialization"),
             (Problem, "serialization"),
@@ -217,6 +219,42 @@ def _spec(secured: bool, max_body: int, sync_cap: float, job_cap: float) -> dict
                 },
             }
         },
+        "/v1/plans/{id}/replan": {
+            "post": {
+                "operationId": "replanPlan",
+                "summary": "Replan a job's plan from a live state (synchronous)",
+                "description": "Applies the live state (units sold so far, stock now, live "
+                "sales rate) to the job's request and plan, solves the rest of the horizon "
+                "warm-started from the plan (time limit capped at "
+                f"{sync_cap:g} s) and stores the new plan as a new succeeded job, which can be "
+                "replanned in turn. The plan's `changes` say what changed in the decisions, its "
+                "`replan` section what changed in the inputs; its days count from as_of_day.",
+                "parameters": [job_id, *_query_parameters(SolveParams)],
+                "requestBody": {
+                    "required": True,
+                    "description": "The live state; its days count in the job's plan.",
+                    "content": {"application/json": {"schema": _ref("LiveState")}},
+                },
+                "responses": {
+                    "201": _json(
+                        "The new plan; Location is its job.",
+                        _ref("Plan"),
+                        headers={
+                            "Location": {
+                                "description": "The job that holds the new plan.",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    ),
+                    **unauthorized,
+                    "404": _problem("No job with this id."),
+                    "409": _problem("The job has no plan (yet): `job_status` says why."),
+                    **body_errors,
+                    "503": _problem("Another synchronous solve holds the solver; retry."),
+                },
+            }
+        },
         "/healthz": {
             "get": {
                 "operationId": "health",
@@ -294,7 +332,9 @@ def docs_page(spec: dict[str, Any]) -> str:
                     )
                 parts.append("</table>")
             if "requestBody" in op:
-                parts.append("<p>Body: <a href='#PlanRequest'>PlanRequest</a> (JSON)</p>")
+                ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                name = esc(ref.rsplit("/", 1)[-1])
+                parts.append(f"<p>Body: <a href='#{name}'>{name}</a> (JSON)</p>")
             parts.append("<ul>")
             for code, response in op["responses"].items():
                 parts.append(f"<li><code>{code}</code> {esc(response['description'])}</li>")

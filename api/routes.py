@@ -73,6 +73,17 @@ def solve_now() -> Response:
     return Response(dump_plan(plan), mimetype="application/json")
 
 
+@bp.post("/v1/plans/<job_id>/replan")
+def replan_plan(job_id: str) -> Response:
+    """Replan a finished job's plan from a live state, synchronously; 201 with the new plan and
+    the Location of the job that holds it."""
+    params = parse_query(SolveParams, request.args.to_dict(flat=False))
+    base = service().replan_base(job_id)
+    job, plan = service().replan(base, json_body("live state"), params)
+    headers = {"Location": f"/v1/plans/{job.id}"}
+    return Response(plan, status=201, headers=headers, mimetype="application/json")
+
+
 @bp.get("/healthz")
 def healthz() -> Response:
     return as_json(Health(status="ok"))
@@ -102,18 +113,22 @@ def as_json(
     return Response(text, status=status, headers=headers, mimetype="application/json")
 
 
-def json_body() -> Any:
+def json_body(subject: str = "plan request") -> Any:
     """The body as JSON: 415 unless sent as JSON, 422 naming the problem when it is not."""
     if not request.is_json:
-        raise ApiError(415, "Unsupported Media Type", "send the plan request as application/json")
+        raise ApiError(415, "Unsupported Media Type", f"send the {subject} as application/json")
     try:
         text = request.get_data(cache=False).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RequestError([FieldError("$", f"not valid UTF-8: {exc.reason}")]) from None
+        raise RequestError([FieldError("$", f"not valid UTF-8: {exc.reason}")], subject) from None
     try:
         return parse_json(text)
+    except RequestError as exc:
+        raise RequestError(exc.errors, subject) from None
     except RecursionError:
-        raise RequestError([FieldError("$", "not valid JSON: nested too deeply")]) from None
+        raise RequestError(
+            [FieldError("$", "not valid JSON: nested too deeply")], subject
+        ) from None
 
 
 def idempotency_key() -> str | None:

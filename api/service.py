@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +18,30 @@ from api.errors import ApiError, not_found
 from api.runner import JobRunner
 from api.store import Job as StoredJob
 from api.store import JobStore
-from api.wire import Job, JobLinks, JobList, ListParams, Progress, SolveParams, timestamp
+from api.wire import (
+    Job,
+    JobLinks,
+    JobList,
+    ListParams,
+    Progress,
+    SolveParams,
+    dump_plan,
+    timestamp,
+)
 from planner.pipeline import plan_from_json
+from planner.replan import apply_state, replan, validate_state
+from planner.schema import PlanRequest
 from planner.validation import FieldError, RequestError, validate_request
 from solvers import SolveOptions
+
+
+@dataclass(frozen=True)
+class ReplanBase:
+    """A finished job's request and plan: what a live state is applied to."""
+
+    job: StoredJob
+    request: PlanRequest
+    plan: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -88,26 +109,78 @@ class PlanService:
             next_page_token=str(jobs[-1].seq) if more else None,
         )
 
-    def solve_now(self, raw: Any, params: SolveParams) -> dict[str, Any]:
+    def _sync_options(self, params: SolveParams) -> SolveOptions:
         cap = self.limits.sync_time_cap
-        options = SolveOptions(
+        return SolveOptions(
             time_limit=min(params.time_limit or cap, cap),
             mip_gap=params.gap,
             threads=params.threads,
             seed=params.seed,
         )
-        validate_request(raw)  # a bad request is a 422 without waiting for the lock
-        if not self._sync_lock.acquire(timeout=cap):
+
+    def _take_sync_turn(self) -> None:
+        if not self._sync_lock.acquire(timeout=self.limits.sync_time_cap):
             raise ApiError(
                 503,
                 "Service Unavailable",
                 "another synchronous solve is running; retry, or submit a job (POST /v1/plans)",
                 headers={"Retry-After": "5"},
             )
+
+    def solve_now(self, raw: Any, params: SolveParams) -> dict[str, Any]:
+        options = self._sync_options(params)
+        validate_request(raw)  # a bad request is a 422 without waiting for the lock
+        self._take_sync_turn()
         try:
             return plan_from_json(raw, options, params.solver)
         finally:
             self._sync_lock.release()
+
+    def replan_base(self, job_id: str) -> ReplanBase:
+        """The job's request and plan: 404 for an unknown job, 409 while it has no plan."""
+        job = self.job(job_id)
+        text = self.result(job_id)
+        try:
+            request = validate_request(json.loads(self.store.request(job_id) or "null"))
+        except RequestError as exc:  # stored under older rules
+            raise ApiError(
+                409,
+                "Conflict",
+                f"the job's request is no longer valid, it cannot be replanned: {exc}",
+                job_status=job.status,
+            ) from None
+        return ReplanBase(job, request, json.loads(text))
+
+    def replan(self, base: ReplanBase, raw: Any, params: SolveParams) -> tuple[StoredJob, str]:
+        """Apply a live state to a job's plan and solve the rest of its horizon now, warm from
+        that plan; the new plan is stored as a new succeeded job (replannable in turn)."""
+        state = validate_state(raw, base.request, base.plan)  # 422 before waiting for the lock
+        options = self._sync_options(params)
+        rebased = apply_state(base.request, base.plan, state)
+        body = json.dumps(
+            rebased.model_dump(mode="json", by_alias=True), sort_keys=True, ensure_ascii=False
+        )
+        self._take_sync_turn()
+        try:
+            started = time.time()
+            plan = replan(base.request, base.plan, state, options, params.solver, rebased=rebased)
+        finally:
+            self._sync_lock.release()
+        text = dump_plan(plan)
+        stored = params.model_copy(update={"time_limit": options.time_limit})
+        asked = json.dumps(stored.model_dump(mode="json"), sort_keys=True)
+        job = self.store.add_completed(
+            body,
+            hashlib.sha256(f"{body}\n{asked}".encode()).hexdigest(),
+            stored.model_dump(mode="json"),
+            rebased.name,
+            started_at=started,
+            result=text,
+            plan_status=plan["status"],
+            objective=plan["objective"],
+            detail=f"replan of job {base.job.id} from its day {state.as_of_day}",
+        )
+        return job, text
 
 
 def links(job_id: str) -> JobLinks:

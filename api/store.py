@@ -325,6 +325,48 @@ class JobStore:
         assert job is not None
         return job, True
 
+    def add_completed(
+        self,
+        request_json: str,
+        fingerprint: str,
+        options: dict[str, Any],
+        name: str,
+        *,
+        started_at: float,
+        result: str,
+        plan_status: str,
+        objective: float | None,
+        detail: str = "",
+    ) -> Job:
+        """Record a plan solved outside the queue (a synchronous replan) as a succeeded job in
+        its first attempt, so that it can be fetched and replanned like any other; one
+        transaction inserts the row and its events (created, completed)."""
+        with self.transaction() as conn:
+            job_id = uuid.uuid4().hex
+            conn.execute(
+                "INSERT INTO jobs (id, status, name, request, fingerprint, options, created_at, "
+                "started_at, finished_at, attempt, plan_status, objective, result) "
+                "VALUES (?, 'succeeded', ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+                (
+                    job_id,
+                    name,
+                    request_json,
+                    fingerprint,
+                    json.dumps(options, sort_keys=True),
+                    started_at,
+                    started_at,
+                    time.time(),
+                    plan_status,
+                    objective,
+                    result,
+                ),
+            )
+            self._event(conn, job_id, 1, "created", detail)
+            self._event(conn, job_id, 1, "completed", detail)
+            job = self._get(conn, job_id)
+        assert job is not None
+        return job
+
     @staticmethod
     def _get(conn: sqlite3.Connection, job_id: str) -> Job | None:
         row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.errors import InfeasibleConstraintException
 
 from models.data import NetworkData
 from models.network_plan import build_network_plan
@@ -305,7 +306,10 @@ def keep_previous_if_still_optimal(
     if previous.allocations:
         for index in model.serve:
             model.serve[index].fix(serves.get(index, 0.0))
-    matrix = compile_pyomo(model)
+    try:
+        matrix = compile_pyomo(model)
+    except InfeasibleConstraintException:  # a rule the fixed values alone already break
+        return None
     replayed = get_solver(solver).solve(matrix, SolveOptions(time_limit=None))
     if not replayed.has_solution or replayed.objective is None or found.objective is None:
         return None

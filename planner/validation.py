@@ -63,13 +63,16 @@ def validate_request(data: Any) -> PlanRequest:
     try:
         request = PlanRequest.model_validate(data)
     except ValidationError as exc:
-        raise RequestError(
-            [FieldError(json_path(err["loc"]), _reason(err)) for err in exc.errors()]
-        ) from None
+        raise RequestError(field_errors(exc)) from None
     problems = list(_cross_field_problems(request))
     if problems:
         raise RequestError(problems)
     return request
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    """pydantic's errors as (JSON path, reason) pairs."""
+    return [FieldError(json_path(err["loc"]), _reason(err)) for err in exc.errors()]
 
 
 def _reason(err: Any) -> str:

@@ -15,8 +15,10 @@ class FieldError:
 
 
 class RequestError(ValueError):
-    """The request is not a valid plan request; ``errors`` names every field that is wrong."""
+    """The input is not valid; ``errors`` names every field that is wrong, ``subject`` says
+    what was being read (a plan request, a live state, a plan)."""
 
-    def __init__(self, errors: list[FieldError]):
+    def __init__(self, errors: list[FieldError], subject: str = "plan request"):
         self.errors = errors
+        self.subject = subject
         super().__init__("; ".join(f"{e.path}: {e.reason}" for e in errors))

@@ -396,6 +396,7 @@ def test_fuzz_mutated_requests_are_never_a_server_error(
             "/v1/plans/{id}",
             "/v1/plans/{id}/result",
             "/v1/plans/{id}/cancel",
+            "/v1/plans/{id}/replan",
             "/v1/plans:solve",
             "/healthz",
             "/{id}",
