@@ -247,8 +247,9 @@ def _offers(
     model: pyo.ConcreteModel,
     available: dict[tuple[str, str], float],
 ) -> list[dict[str, Any]]:
-    """Per SKU x warehouse serving the live channels: units the storefront may show (stock
-    there, less presale locks and the emergency buffer) and the delivery window."""
+    """Per SKU x warehouse serving the live channels: units the storefront may show now (on
+    hand on day 0, less presale locks and the emergency buffer), what the plan brings there
+    later, and the delivery window."""
     event: Event | None = request.event
     assert event is not None
     live = set(data.live_channels)
@@ -264,33 +265,30 @@ def _offers(
             by_scenario[s, k] += q
     for (_s, k), q in by_scenario.items():
         peak[k] = max(peak[k], q)
-    known: dict[tuple[str, str], float] = defaultdict(float)
-    for (k, w), q in data.initial_stock.items():
-        known[k, w] += q
-    for (k, w, _t), q in data.inbound.items():
-        known[k, w] += q
     rows = []
     for (k, w), stock in sorted(available.items()):
-        if w not in fulfil or stock <= EPS:
+        on_hand = data.initial_stock.get((k, w), 0.0) + data.inbound.get((k, w, 0), 0.0)
+        if w not in fulfil or on_hand <= EPS:
             continue
         locked = _val(model.lock[k, w]) if (k, w) in model.lock else 0.0
         units = math.floor(
-            max(0.0, stock - locked - data.emergency_buffer_share * known.get((k, w), 0.0)) + 1e-6
+            max(0.0, on_hand - min(locked, on_hand) - data.emergency_buffer_share * on_hand) + 1e-6
         )
         if units <= 0:
             continue
         low, high = _window(fulfil[w])
         plenty = units >= peak.get(k, 0.0)
         label = "plenty" if plenty else f"{units:,} left"
+        days = f"{low}-{high} days" if high > low else f"{low} days"
         rows.append(
             {
                 "sku": k,
                 "warehouse": w,
                 "units": units,
                 "plenty": plenty,
+                "arriving_later": max(0.0, stock - on_hand),
                 "delivery_days": [low, high],
-                "text": f"{w}: {label}, {low}-{high} days" if high > low else f"{w}: {label}, "
-                f"{low} days",
+                "text": f"{w}: {label}, {days}",
             }
         )
     return rows

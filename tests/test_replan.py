@@ -195,6 +195,21 @@ def test_apply_state_rebases_the_request_on_the_live_state() -> None:
     assert validate_request(rebased.model_dump(mode="json", by_alias=True)) == rebased
 
 
+@pytest.mark.parametrize(
+    ("start", "duration", "as_of", "expected"),
+    [(3, 1, 3, (0, 1)), (2, 3, 3, (0, 2)), (4, 2, 1, (3, 2)), (0, 2, 3, None)],
+)
+def test_an_event_is_rebased_with_the_request(
+    start: int, duration: int, as_of: int, expected: tuple[int, int] | None
+) -> None:
+    from planner.replan import _rebased_event
+    from planner.schema import Event
+
+    event = _rebased_event(Event(start_day=start, duration_days=duration), as_of)
+    got = None if event is None else (event.start_day, event.duration_days)
+    assert got == expected  # a show under way keeps its remaining days; one over is dropped
+
+
 def test_apply_state_keeps_fields_it_does_not_know_about() -> None:
     raw = live_request() | {"notes": "kept", "policy": {"salvage_fraction": 0.5}}
     request = validate_request(raw)
@@ -471,6 +486,9 @@ def test_flagship_surge_end_to_end_through_the_command_line(tmp_path: Path) -> N
     assert "replan from day 3" in proc.stdout and "blush on tiktok_live" in proc.stdout
     result = json.loads(new.read_text())
     assert result["status"] == "optimal" and result["request"]["horizon_days"] == 9
+    # the show (day 3) is under way: its rules apply from the new day 0
+    assert (result["event"]["start_day"], result["event"]["end_day"]) == (0, 0)
+    assert any(s["sku"] == "blush" for s in result["presale_switches"])
     assert result["replan"]["as_of_day"] == 3 and "changes" in result
     blush = next(r for r in result["replan"]["demand"] if r["sku"] == "blush")
     assert blush["replanned_today"] == pytest.approx(800 + 2400 * 0.5)
