@@ -103,7 +103,9 @@ Elastic twin (built only to explain an infeasible request)
     lost_skct when every unit must be served, over_lane_capacity_lt (4),
     over_warehouse_capacity_swt (5), over_supplier_daily_pt (6), over_supplier_window_pi (7),
     short_of_minimum_order_pt (8), short_of_fill_rate_k (9), short_of_no_stockout_k (10),
-    short_of_safety_stock_skw (11). Minimising cost + Omega * sum(slacks) gives the smallest
+    short_of_safety_stock_skw (11), and for an event short_of_emergency_buffer (13),
+    over_presale_lock_share (14), over_live_pool (15), over_transfer_cost_cap (16),
+    over_locked_capacity (18). Minimising cost + Omega * sum(slacks) gives the smallest
     violation and, among those, the cheapest plan: the "cheapest repair".
 """
 
@@ -595,11 +597,14 @@ def build_network_plan(
         rule=lambda m, s, k, w, g: sum(pooled[s, k, w, g]) <= data.pool_limit[k, w, g],
     )
 
-    _add_event_rules(m, data, ship_index, arrivals, departures, serve_index, substitute_index)
+    _add_event_rules(
+        m, data, ship_index, arrivals, departures, serve_index, substitute_index, elastic
+    )
 
     max_lateness = max(
         (d - data.promise_days[c] for (c, _w), d in data.delivery_days.items()), default=0
     )
+    max_lateness = max(0, max_lateness)  # every warehouse may meet every promise
     m.rule_violation = pyo.Expression(
         expr=sum(
             (data.delivery_days[c, w] - data.promise_days[c]) * m.serve_late[s, k, w, c, t]
@@ -613,8 +618,14 @@ def build_network_plan(
         + sum(m.short_of_fill_rate.values())
         + sum(demand_by_sku[k] * m.short_of_no_stockout[k] for k in m.short_of_no_stockout)
         + sum(m.short_of_safety_stock.values())
-        # an unserved unit must cost more than serving it late, however late
-        + ((1 + max_lateness) * sum(m.lost.values()) if elastic and data.serve_all_demand else 0)
+        + sum(m.short_of_emergency_buffer.values())
+        + sum(m.over_presale_lock_share.values())
+        + sum(m.over_live_pool.values())
+        + sum(m.over_transfer_cost_cap.values())
+        + sum(m.over_locked_capacity.values())
+        # an unserved unit must cost more than serving it late, however late, and more than
+        # breaking another rule by a unit (which is then what the diagnosis names)
+        + ((2 + max_lateness) * sum(m.lost.values()) if elastic and data.serve_all_demand else 0)
     )
     m.expected_cost = pyo.Objective(
         expr=m.first_stage_cost
@@ -633,8 +644,18 @@ def _add_event_rules(
     departures: dict[tuple[str, str, int], list],
     serve_index: list[tuple[str, str, str, str, int]],
     substitute_index: list[tuple[str, str, str, str, str, int]],
+    elastic: bool,
 ) -> None:
-    """Rules (13)-(19) of a promotion (empty without an event in the request)."""
+    """Rules (13)-(19) of a promotion (empty without an event in the request); in the
+    elastic twin each gets a named slack (short_of_emergency_buffer, over_presale_lock_share,
+    over_live_pool, over_transfer_cost_cap, over_locked_capacity)."""
+
+    def slack(name: str, index: list) -> dict:
+        """A named non-negative slack per row in the elastic twin; none otherwise."""
+        var = pyo.Var(index if elastic else [], domain=pyo.NonNegativeReals)
+        m.add_component(name, var)
+        return {i: var[i] for i in index} if elastic else {}
+
     lanes = {lane.key: lane for lane in data.lanes}
     presale = set(data.presale_channels)
     live = set(data.live_channels)
@@ -679,9 +700,14 @@ def _add_event_rules(
                     total += data.inbound.get((k, w, t), 0.0)
                     if total > 0:
                         running[k, w, t] = total
+    buffer_rows = [(s, k, w, t) for s in data.scenarios for (k, w, t) in running]
+    # elastic: one slack per (s, k, w), the most the buffer is cut by on any day
+    short_buffer = slack("short_of_emergency_buffer", sorted({r[:3] for r in buffer_rows}))
     m.emergency_buffer = pyo.Constraint(
-        [(s, k, w, t) for s in data.scenarios for (k, w, t) in running],
-        rule=lambda m, s, k, w, t: m.stock[s, k, w, t] >= beta * running[k, w, t],
+        buffer_rows,
+        rule=lambda m, s, k, w, t: (
+            m.stock[s, k, w, t] + short_buffer.get((s, k, w), 0) >= beta * running[k, w, t]
+        ),
     )
 
     # (14) presale locks: L_kw <= lambda N_kw; presale channels sell only locked units and
@@ -689,8 +715,12 @@ def _add_event_rules(
     presale_wh = {w for c in presale for w in data.eligible.get(c, ())}
     lock_index = [(k, w) for k in data.lock_skus for w in data.warehouses if w in presale_wh]
     m.lock = pyo.Var(lock_index, domain=pyo.NonNegativeReals)
+    over_lock = slack("over_presale_lock_share", lock_index)
     m.presale_lock_share = pyo.Constraint(
-        lock_index, rule=lambda m, k, w: m.lock[k, w] <= data.max_lock_share * net_supply(k, w)
+        lock_index,
+        rule=lambda m, k, w: (
+            m.lock[k, w] <= data.max_lock_share * net_supply(k, w) + over_lock.get((k, w), 0)
+        ),
     )
     locked = set(lock_index)
     lockable = set(data.lock_skus)  # without presale rules presale channels sell freely
@@ -714,11 +744,14 @@ def _add_event_rules(
     # (15) live_pool_reserved: other channels sell at most (1 - sigma) of the unlocked stock
     sigma = data.live_pool_share
     pool_rows = sorted({(s, k, w) for (kind_, s, k, w) in sales if kind_ == "other"})
+    pool_rows = pool_rows if sigma is not None and live else []
+    over_pool = slack("over_live_pool", pool_rows)
     m.live_pool_reserved = pyo.Constraint(
-        pool_rows if sigma is not None and live else [],
+        pool_rows,
         rule=lambda m, s, k, w: (
             sum(sales["other", s, k, w])
             <= (1 - sigma) * (net_supply(k, w) - (m.lock[k, w] if (k, w) in locked else 0))  # type: ignore[operator]
+            + over_pool.get((s, k, w), 0)
         ),
     )
 
@@ -743,9 +776,11 @@ def _add_event_rules(
             for s, k, w, c, t in m.presold
         )
     )
+    cap_rows = [0] if kappa is not None and ship_index else []
+    over_cap = slack("over_transfer_cost_cap", cap_rows)
     m.transfer_cost_cap = pyo.Constraint(
-        [0] if kappa is not None and ship_index else [],
-        rule=lambda m, _i: transfer_cost <= kappa * margin,  # type: ignore[operator]
+        cap_rows,
+        rule=lambda m, i: transfer_cost <= kappa * margin + over_cap.get(i, 0),  # type: ignore[operator]
     )
 
     # (17) response_tier_transfers: a SKU moves only on lanes its tier may pay for
@@ -770,13 +805,17 @@ def _add_event_rules(
         ordered[pid, t].append(m.order[pid, k, w, t])
     capacity = {p.id: p.capacity_per_day for p in data.suppliers}
     event_days = set(data.event_days)
+    locked_rows = [
+        (pid, t)
+        for (pid, t) in ordered
+        if usable < 1 and t in event_days and capacity[pid] is not None
+    ]
+    over_locked = slack("over_locked_capacity", locked_rows)
     m.supplier_capacity_lock = pyo.Constraint(
-        [
-            (pid, t)
-            for (pid, t) in ordered
-            if usable < 1 and t in event_days and capacity[pid] is not None
-        ],
-        rule=lambda m, pid, t: sum(ordered[pid, t]) <= usable * capacity[pid],  # type: ignore[operator]
+        locked_rows,
+        rule=lambda m, pid, t: (
+            sum(ordered[pid, t]) <= usable * capacity[pid] + over_locked.get((pid, t), 0)  # type: ignore[operator]
+        ),
     )
 
     # (19) substitute_share: a substitute takes at most its share of k's demand

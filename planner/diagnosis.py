@@ -212,6 +212,72 @@ def elastic_findings(data: NetworkData, m: pyo.ConcreteModel) -> list[dict[str, 
                 f"units cannot be kept; {q:,.0f} short at the end of the plan",
             }
         )
+    findings.extend(_event_findings(data, m))
+    return findings
+
+
+def _event_findings(data: NetworkData, m: pyo.ConcreteModel) -> list[dict[str, Any]]:
+    """Event rules the elastic twin had to break (rules (13)-(18) of the model)."""
+    findings: list[dict[str, Any]] = []
+    worst: dict[tuple[str, str], float] = {}
+    for (_s, k, w), q in _slacks(m.short_of_emergency_buffer).items():
+        worst[k, w] = max(worst.get((k, w), 0.0), q)
+    for (k, w), q in sorted(worst.items()):
+        findings.append(
+            {
+                "rule": "emergency_buffer",
+                "sku": k,
+                "warehouse": w,
+                "units": q,
+                "message": f"SKU {k} at {w}: the {data.emergency_buffer_share:.0%} emergency "
+                f"buffer must be cut by {q:,.0f} units to meet the other rules",
+            }
+        )
+    for (k, w), q in sorted(_slacks(m.over_presale_lock_share).items()):
+        findings.append(
+            {
+                "rule": "presale_lock_share",
+                "sku": k,
+                "warehouse": w,
+                "units": q,
+                "message": f"SKU {k} at {w}: presale orders need {q:,.0f} locked units above "
+                f"the {data.max_lock_share:.0%} lock share",
+            }
+        )
+    pool: dict[tuple[str, str], float] = {}
+    for (_s, k, w), q in _slacks(m.over_live_pool).items():
+        pool[k, w] = max(pool.get((k, w), 0.0), q)
+    for (k, w), q in sorted(pool.items()):
+        findings.append(
+            {
+                "rule": "live_pool_reserved",
+                "sku": k,
+                "warehouse": w,
+                "units": q,
+                "message": f"SKU {k} at {w}: the other channels need {q:,.0f} units of the "
+                f"stock reserved for the live channels ({data.live_pool_share:.0%})",
+            }
+        )
+    for _i, q in _slacks(m.over_transfer_cost_cap).items():
+        findings.append(
+            {
+                "rule": "transfer_cost_cap",
+                "cost": q,
+                "message": f"transfers must cost ${q:,.0f} more than the "
+                f"{data.transfer_cost_cap_share:.0%} share of expected gross margin allows",
+            }
+        )
+    for (pid, t), q in sorted(_slacks(m.over_locked_capacity).items()):
+        findings.append(
+            {
+                "rule": "supplier_capacity_lock",
+                "supplier": pid,
+                "day": t,
+                "units": q,
+                "message": f"supplier {pid}: {q:,.0f} units above the capacity locked for the "
+                f"event on day {t}",
+            }
+        )
     return findings
 
 

@@ -441,3 +441,36 @@ def test_presale_demand_for_a_sku_that_cannot_presell_is_rejected() -> None:
     with pytest.raises(RequestError) as err:
         validate_request(request)
     assert err.value.errors[0].path == "$.scenarios[0].demand[0].sku"
+
+
+# ---- diagnosis -------------------------------------------------------------------------------
+
+
+def test_an_emergency_buffer_that_breaks_serve_all_demand_is_named() -> None:
+    # 100 units, live demand 100, every unit must be served, 10% never allocated: no plan.
+    # The diagnosis names the buffer (10 units at W), not "demand cannot be served in time".
+    request = shop(
+        [demand("x", "live", 100)],
+        {"x": 100},
+        policy={"serve_all_demand": True},
+        event=quiet_event(emergency_buffer_share=0.1),
+    )
+    plan = solve(request)
+    assert plan["status"] == "infeasible"
+    [finding] = plan["diagnosis"]["findings"]
+    assert (finding["rule"], finding["sku"], finding["warehouse"]) == ("emergency_buffer", "x", "W")
+    assert finding["units"] == pytest.approx(10)
+
+
+def test_a_live_pool_that_breaks_serve_all_demand_is_named() -> None:
+    # Marketplace demand 100 must be served from 100 units of which 60% are kept for live.
+    request = shop(
+        [demand("x", "market", 100)],
+        {"x": 100},
+        policy={"serve_all_demand": True},
+        event=quiet_event(live_pool_share=0.6),
+    )
+    plan = solve(request)
+    assert plan["status"] == "infeasible"
+    [finding] = plan["diagnosis"]["findings"]
+    assert (finding["rule"], finding["units"]) == ("live_pool_reserved", pytest.approx(60))
