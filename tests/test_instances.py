@@ -74,6 +74,7 @@ def test_instances_exist() -> None:
         "smart_home_multiplatform",
         "home_goods_us_eu",
         "jd_bonded_direct_mail",
+        "glowup_live_show_surge",
     } <= names
 
 
@@ -151,6 +152,28 @@ def test_live_show_refills_indonesia_blush_by_malaysia_air_not_korea_air() -> No
     assert units(on_show_day, sku="blush", from_="korea", to="indonesia", mode="air") == 0
     assert malaysia_air > korea_air
     assert units(by_show, sku="palette", from_="korea", to="indonesia", mode="air") > 0
+
+
+def test_live_show_surge_switches_blush_to_presale_and_offers_what_indonesia_has() -> None:
+    """SEEDS 1, during the show: blush sells 800 in 5 minutes, Indonesia is down to 200; "when
+    live stock is nearly sold out, switch the SKU to presale and lock the next inbound batch";
+    "Indonesia: 200 left, 1-3 days".
+
+    Half an hour of show is left at 2,400 an hour: 1,200 more TikTok orders today (optimistic
+    case), which only Indonesia meets (3-day promise) and no transfer reaches today (Korea air
+    lands on day 2 at the earliest). Indonesia sells down to its 10% buffer (20 units) and the
+    rest switches to presale on the next batch landing there (77 in transit, day 1); the
+    storefront shows Indonesia's 200 less the buffer.
+    """
+    plan = exact_plan_of("glowup_live_show_surge")
+    switches = [s for s in plan["presale_switches"] if s["sku"] == "blush"]
+    assert any(s["warehouse"] == "indonesia" and s["batch_day"] == 1 for s in switches)
+    offers = {o["warehouse"]: o for o in plan["offers"] if o["sku"] == "blush"}
+    assert offers["indonesia"]["units"] == 180
+    assert offers["indonesia"]["text"] == "indonesia: 180 left, 2-3 days"
+    show_day_lost = units(plan["lost_sales"], sku="blush", channel="tiktok_live", day=0)
+    assert show_day_lost > 0  # no stock anywhere can reach today's TikTok orders in time
+    assert all(t["arrive_day"] >= 2 for t in plan["transfers"])
 
 
 def test_ramadan_tiered_stock_serves_every_conservative_sale_and_uses_reserved_capacity() -> None:
