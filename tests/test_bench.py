@@ -20,6 +20,7 @@ from conftest import hand_solved_request, two_warehouse_request
 
 from models.network_plan import build_network_plan
 from planner.bench import MARK_BEGIN, MARK_END, limit_for, write_markdown
+from planner.cli import main
 from planner.prepare import network_data
 from planner.synthetic import synthetic_request
 from planner.validation import validate_request
@@ -97,6 +98,23 @@ def test_a_bad_size_exits_2_naming_the_problem(size: str, problem: str) -> None:
     assert "--size" in proc.stderr and problem in proc.stderr and proc.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("option", "problem"),
+    [
+        ("--time-limit=100x5x4x3:tight=5", "unknown variant 'tight'"),
+        ("--time-limit=10x5=5", "must be SKUSxWAREHOUSESxCHANNELSxSCENARIOS"),
+        ("--memory-limit=lp=-1", "must be a positive finite number"),
+        ("--variants=lp,milp", "unknown variant(s) milp"),
+    ],
+)
+def test_a_bad_limit_or_variant_exits_2_naming_the_problem(
+    option: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--size", "3x2x2x2", option])
+    assert exit_info.value.code == 2 and problem in capsys.readouterr().err
+
+
 def test_time_limits_are_scoped_and_the_most_specific_wins() -> None:
     limits = [
         (None, None, 30.0),
@@ -109,6 +127,7 @@ def test_time_limits_are_scoped_and_the_most_specific_wins() -> None:
     assert limit_for(limits, "100x5x4x3", "strong") == 120
     assert limit_for(limits, "100x5x4x3", "straightforward") == 900
     assert limit_for([], "3x2x2x2", "lp") == 60
+    assert limit_for([], "3x2x2x2", "lp", default=8192) == 8192
 
 
 def test_the_markdown_section_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
