@@ -244,7 +244,10 @@ def violation_weight(data: NetworkData) -> float:
 
 
 def build_network_plan(
-    data: NetworkData, elastic: bool = False, whole_units: bool = True
+    data: NetworkData,
+    elastic: bool = False,
+    whole_units: bool = True,
+    formulation: str = "strong",
 ) -> pyo.ConcreteModel:
     """Build the model above; pure: reads ``data`` only and never changes it.
 
@@ -253,6 +256,13 @@ def build_network_plan(
     ``whole_units=False`` relaxes ship and order quantities to continuous values (lane-use
     and order-placement decisions stay binary): a relaxation of the model, whose optimum is
     the model's optimum whenever its quantities come out whole.
+
+    ``formulation="straightforward"`` builds the textbook big-M baseline that benchmarks
+    (``planner bench``) compare against: the same plans and the same optimum, a weaker LP
+    relaxation. It has no (4b); (4) links a lane to its use with M = the lane's capacity, else
+    one network-wide M = every unit that can exist by the last day (sum_k S_k(H-1)) instead
+    of the per-day M_lt; ship and order bounds are that M (an order also within Q_p), and
+    M_p in (8) is Q_p or that M.
     """
     m = pyo.ConcreteModel(name="network_plan_elastic" if elastic else "network_plan")
     horizon = data.horizon_days
@@ -260,6 +270,18 @@ def build_network_plan(
     suppliers = {p.id: p for p in data.suppliers}
     demand_k = useful_units(data)
     supply_kt = sku_supply_by_day(data, demand_k)
+    if formulation not in ("strong", "straightforward"):
+        raise ValueError(f"unknown formulation {formulation!r}: strong or straightforward")
+    # the straightforward baseline's one loose big-M (docstring above); None: the strong model
+    loose_m = (
+        _ceil(sum(supply_kt[k, horizon - 1] for k in data.skus))
+        if formulation == "straightforward"
+        else None
+    )
+
+    def loose_order_m(p: SupplierData) -> float:
+        assert loose_m is not None
+        return loose_m if p.capacity_per_day is None else min(loose_m, p.capacity_per_day)
 
     # ---- index sets -------------------------------------------------------------------------
     ship_index = [
@@ -297,13 +319,18 @@ def build_network_plan(
     m.ship = pyo.Var(
         ship_index,
         domain=quantity_domain,
-        bounds=lambda m, k, key, t: (0, _ceil(supply_kt[k, t])),
+        bounds=lambda m, k, key, t: (0, _ceil(supply_kt[k, t]) if loose_m is None else loose_m),
     )
     m.use = pyo.Var(use_index, domain=pyo.Binary)
     m.order = pyo.Var(
         order_index,
         domain=quantity_domain,
-        bounds=lambda m, pid, k, w, t: (0, order_bound(suppliers[pid], k, demand_k)),
+        bounds=lambda m, pid, k, w, t: (
+            0,
+            order_bound(suppliers[pid], k, demand_k)
+            if loose_m is None
+            else loose_order_m(suppliers[pid]),
+        ),
     )
     m.place = pyo.Var(place_index, domain=pyo.Binary)
     m.serve = pyo.Var(serve_index, domain=pyo.NonNegativeReals)
@@ -411,6 +438,8 @@ def build_network_plan(
         """M_lt: the lane's capacity, or every unit that can exist by day t."""
         everything = _ceil(sum(supply_kt[k, t] for k in data.skus))
         cap = lanes[key].capacity
+        if loose_m is not None:  # the baseline: the lane's capacity, else the network-wide M
+            return loose_m if cap is None else cap
         return everything if cap is None else min(cap, everything)
 
     def lane_capacity(m: pyo.ConcreteModel, key: str, t: int) -> object:
@@ -435,7 +464,9 @@ def build_network_plan(
         [
             (k, key, t)
             for (k, key, t) in ship_index
-            if lanes[key].fixed_cost > 0 and _ceil(supply_kt[k, t]) < lane_day_bound(key, t)
+            if loose_m is None  # not in the straightforward baseline
+            and lanes[key].fixed_cost > 0
+            and _ceil(supply_kt[k, t]) < lane_day_bound(key, t)
         ],
         rule=lambda m, k, key, t: m.ship[k, key, t] <= _ceil(supply_kt[k, t]) * m.use[key, t],
     )
@@ -484,7 +515,10 @@ def build_network_plan(
         return sum(ordered[pid, t]) + short >= suppliers[pid].min_order * m.place[pid, t]
 
     def order_needs_placement(m: pyo.ConcreteModel, pid: str, t: int) -> object:
-        return sum(ordered[pid, t]) <= order_day_bound(suppliers[pid], demand_k) * m.place[pid, t]
+        p = suppliers[pid]
+        if loose_m is None:
+            return sum(ordered[pid, t]) <= order_day_bound(p, demand_k) * m.place[pid, t]
+        return sum(ordered[pid, t]) <= max(loose_order_m(p), p.min_order) * m.place[pid, t]
 
     placed = [key for key in place_index if ordered.get(key)]
     m.short_of_minimum_order = pyo.Var(

@@ -75,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands that live beside their own code: each module has register(subparsers), which
 # adds a sub-parser with set_defaults(handler=...), the handler taking the parsed args and
 # returning an exit code.
-COMMAND_MODULES = ("api.serve", "planner.batch", "planner.evaluate", "planner.replan")
+COMMAND_MODULES = (
+    "api.serve",
+    "planner.batch",
+    "planner.bench",
+    "planner.evaluate",
+    "planner.replan",
+)
 
 
 def _command_modules() -> list[Any]:
