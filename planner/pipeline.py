@@ -122,13 +122,10 @@ def solve_in_whole_units(
     """
     phases: list[dict[str, Any]] = []
     started = time.perf_counter()
-    # HiGHS' sub-MIP heuristics cost more than they find on the relaxed phase (measured: seed
-    # instances 2-8x faster without, synthetic 40x4x3x3 14 s -> 3.3 s); the whole-unit phases,
-    # where rounding is hard, keep them (there they pay: 26 s -> 41 s without on 20x4x3x3).
-    relaxed_options = dataclasses.replace(options, sub_mip_heuristics=False)
+    relaxed_options = options
     if options.time_limit is not None:
         relaxed_options = dataclasses.replace(
-            relaxed_options, time_limit=options.time_limit * FIRST_PHASE_SHARE
+            options, time_limit=options.time_limit * FIRST_PHASE_SHARE
         )
     model, matrix, result = _solve_phase(
         data, solver, relaxed_options, control, previous, False, phases

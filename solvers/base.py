@@ -41,10 +41,6 @@ class SolveOptions:
     threads: int | None = None
     seed: int | None = None
     verbose: bool = False
-    # HiGHS' sub-MIP heuristics (RINS, RENS, root reduced cost). Off, the continuous-quantity
-    # phase of the seed instances solves 2-8x faster; the whole-unit phases need them.
-    # SCIP (ortools) ignores it.
-    sub_mip_heuristics: bool = True
 
 
 @dataclass(frozen=True)

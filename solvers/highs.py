@@ -80,12 +80,6 @@ NO_PLAN_TERMINATIONS = (
 )
 
 
-SUB_MIP_HEURISTICS = (
-    "mip_heuristic_run_rins",
-    "mip_heuristic_run_rens",
-    "mip_heuristic_run_root_reduced_cost",
-)
-
 class HighsSolver:
     name = "highs"
 
@@ -113,9 +107,6 @@ class HighsSolver:
             h.setOptionValue("threads", int(options.threads))
         if options.seed is not None:
             h.setOptionValue("random_seed", int(options.seed))
-        if not options.sub_mip_heuristics:
-            for name in SUB_MIP_HEURISTICS:
-                h.setOptionValue(name, False)
 
         h.passModel(_to_highs_lp(model))
         if control is not None:
