@@ -260,9 +260,7 @@ def build_network_arrays(
                 arriving[kid[k], t + p.lead_days] += per_day
     supply = np.cumsum(np.concatenate([init_sum[:, None] + arriving[:, :1], arriving[:, 1:]], 1), 1)
     supply_ceil = np.ceil(supply - 1e-9)
-    everything = np.array(
-        [_ceil(sum(supply[:, t].tolist())) for t in range(H)] if K else [0.0] * H
-    )
+    everything = np.array([_ceil(sum(supply[:, t].tolist())) for t in range(H)] if K else [0.0] * H)
 
     # ---- variable families ------------------------------------------------------------------
     fams: dict[str, Family] = {}
@@ -488,6 +486,9 @@ def build_network_arrays(
         meet(name)
     offsets: dict[str, int] = {}
     n_cols = 0
+    met = list(order_names)
+    # families with no free member (all fixed) last: their columns all leave the matrix
+    order_names += [name for name in fams if name not in met and fams[name].size]
     for name in order_names:
         offsets[name] = n_cols
         n_cols += fams[name].size
@@ -538,13 +539,13 @@ def build_network_arrays(
     b.add(stock_col(serve_s, serve_k, serve_w, serve_t), col("serve", serve_pos), 1.0)
 
     # (2) demand_met_or_lost[s,k,c,t]
-    b = block("demand_met_or_lost", (scens, skus, chans, None), (dem_s, dem_k, dem_c, dem_t),
-              dem_q, dem_q)
+    b = block(
+        "demand_met_or_lost", (scens, skus, chans, None), (dem_s, dem_k, dem_c, dem_t), dem_q, dem_q
+    )
     b.add(serve_dem, col("serve", serve_pos), 1.0)
     b.add(np.arange(n_dem), col("lost", np.arange(n_dem)), 1.0)
 
     # (4) lane_capacity[l,t]
-    lane_cap = [lane.capacity for lane in lanes]
     cap_l, cap_t, cap_ub = [], [], []
     day_bound = np.zeros((len(lanes), H))
     for li, lane in enumerate(lanes):
@@ -576,19 +577,31 @@ def build_network_arrays(
     else:
         sel = np.zeros(0, bool)
     idx = np.flatnonzero(sel)
-    b = block("lane_use_per_sku", (skus, lane_keys, None),
-              (ship_k[idx], ship_l[idx], ship_t[idx]), -np.inf, 0.0)
+    b = block(
+        "lane_use_per_sku",
+        (skus, lane_keys, None),
+        (ship_k[idx], ship_l[idx], ship_t[idx]),
+        -np.inf,
+        0.0,
+    )
     rows = np.arange(idx.size)
     b.add(rows, col("ship", idx), 1.0)
-    b.add(rows, col("use", use_pos[ship_l[idx], ship_t[idx]]), -supply_ceil[ship_k[idx], ship_t[idx]])
+    b.add(
+        rows, col("use", use_pos[ship_l[idx], ship_t[idx]]), -supply_ceil[ship_k[idx], ship_t[idx]]
+    )
 
     # (5) warehouse_capacity[s,w,t]
     capped = [wid[w] for w in whs if data.warehouse_capacity[w] is not None]
     cs, cw, ct = np.indices((S, len(capped), H)).reshape(3, -1)
     cw = np.array(capped, dtype=int64)[cw] if capped else cw
     vcap = np.array([data.warehouse_capacity[w] or 0.0 for w in whs], dtype=float)
-    b = block("warehouse_capacity", (scens, whs, None), (cs, cw, ct), -np.inf,
-              vcap[cw] if cw.size else np.zeros(0))
+    b = block(
+        "warehouse_capacity",
+        (scens, whs, None),
+        (cs, cw, ct),
+        -np.inf,
+        vcap[cw] if cw.size else np.zeros(0),
+    )
     if cw.size and K:
         rows = np.repeat(np.arange(cw.size, dtype=int64), K)
         kk = np.tile(np.arange(K, dtype=int64), cw.size)
@@ -605,8 +618,13 @@ def build_network_arrays(
             daily_t.append(np.arange(days, dtype=int64))
     dp, dt = cat(daily_p), cat(daily_t)
     pcap = np.array([p.capacity_per_day or 0.0 for p in suppliers], dtype=float)
-    b = block("supplier_daily_capacity", (supplier_ids, None), (dp, dt), -np.inf,
-              pcap[dp] if dp.size else np.zeros(0))
+    b = block(
+        "supplier_daily_capacity",
+        (supplier_ids, None),
+        (dp, dt),
+        -np.inf,
+        pcap[dp] if dp.size else np.zeros(0),
+    )
     row_of = np.full((len(suppliers), H), -1, dtype=int64)
     row_of[dp, dt] = np.arange(dp.size)
     if order_p.size:
@@ -625,8 +643,13 @@ def build_network_arrays(
             win_labels.append((pi_, i))
             win_ub.append(capw)
     wl = np.array(win_labels, dtype=int64).reshape(-1, 2)
-    b = block("supplier_window_capacity", (supplier_ids, None), (wl[:, 0], wl[:, 1]), -np.inf,
-              np.array(win_ub, dtype=float))
+    b = block(
+        "supplier_window_capacity",
+        (supplier_ids, None),
+        (wl[:, 0], wl[:, 1]),
+        -np.inf,
+        np.array(win_ub, dtype=float),
+    )
     if win_rows:
         b.add(cat(win_rows), col("order", cat(win_cols)), 1.0)
     # (8) minimum_order and order_needs_placement over placed (p, t)
@@ -656,8 +679,13 @@ def build_network_arrays(
     # (9) fill_rate_target[k]
     fill = [kid[k] for k in data.fill_rate_target if demand_by_sku[kid[k]] > 0]
     fill_ub = [(1 - data.fill_rate_target[skus[k]]) * demand_by_sku[k] for k in fill]
-    b = block("fill_rate_target", (skus,), (np.array(fill, dtype=int64),), -np.inf,
-              np.array(fill_ub, dtype=float))
+    b = block(
+        "fill_rate_target",
+        (skus,),
+        (np.array(fill, dtype=int64),),
+        -np.inf,
+        np.array(fill_ub, dtype=float),
+    )
     row_of = np.full(K, -1, dtype=int64)
     row_of[np.array(fill, dtype=int64)] = np.arange(len(fill))
     if n_dem:
@@ -669,16 +697,22 @@ def build_network_arrays(
     for k in data.no_stockout_target:
         targeted[kid[k]] = True
     rows_d = np.flatnonzero(targeted[dem_k]) if n_dem else np.zeros(0, int64)
-    b = block("lost_only_in_stockout_scenarios", (scens, skus, chans, None),
-              (dem_s[rows_d], dem_k[rows_d], dem_c[rows_d], dem_t[rows_d]), -np.inf, dem_q[rows_d])
+    b = block(
+        "lost_only_in_stockout_scenarios",
+        (scens, skus, chans, None),
+        (dem_s[rows_d], dem_k[rows_d], dem_c[rows_d], dem_t[rows_d]),
+        -np.inf,
+        dem_q[rows_d],
+    )
     rows = np.arange(rows_d.size)
     b.add(rows, col("lost", rows_d), 1.0)
     b.add(rows, col("no_stockout", z_pos[dem_s[rows_d], dem_k[rows_d]]), dem_q[rows_d])
     alpha = np.array([data.no_stockout_target[skus[k]] for k in chance], dtype=float)
     b = block("no_stockout_chance", (skus,), (np.array(chance, dtype=int64),), alpha, np.inf)
     if z_s.size:
-        b.add(np.tile(np.arange(len(chance)), S), col("no_stockout", np.arange(z_s.size)),
-              prob[z_s])
+        b.add(
+            np.tile(np.arange(len(chance)), S), col("no_stockout", np.arange(z_s.size)), prob[z_s]
+        )
     # (11) safety_stock_floor[s,k,w]
     floors = list(data.safety_floor.items())
     fk = np.array([kid[k] for (k, _w), _g in floors], dtype=int64)
@@ -707,16 +741,23 @@ def build_network_arrays(
     uw = (uniq // G) % W
     uk = (uniq // (G * W)) % K
     us = uniq // (G * W * K)
-    b = block("channel_pool_limit", (scens, skus, whs, pools), (us, uk, uw, ug), -np.inf,
-              limit[uk, uw, ug])
+    b = block(
+        "channel_pool_limit",
+        (scens, skus, whs, pools),
+        (us, uk, uw, ug),
+        -np.inf,
+        limit[uk, uw, ug],
+    )
     b.add(rank, col("serve", pooled), 1.0)
 
-    return _assemble(fams, lower, upper, cost, integer, fixed_vals, free, order_names, offsets,
-                     n_cols, blocks)
+    return _assemble(
+        fams, lower, upper, cost, integer, fixed_vals, free, order_names, offsets, n_cols, blocks
+    )
 
 
-def _assemble(fams, lower, upper, cost, integer, fixed_vals, free, order_names, offsets, n_cols,
-              blocks) -> ArrayModel:
+def _assemble(
+    fams, lower, upper, cost, integer, fixed_vals, free, order_names, offsets, n_cols, blocks
+) -> ArrayModel:
     """The blocks into one matrix; empty and fixed columns out, empty rows checked and out."""
     c = np.zeros(n_cols)
     col_lower = np.zeros(n_cols)
@@ -725,11 +766,11 @@ def _assemble(fams, lower, upper, cost, integer, fixed_vals, free, order_names, 
     fixed_at = np.full(n_cols, np.nan)
     for name in order_names:
         o, n = offsets[name], fams[name].size
-        c[o:o + n] = cost[name]
-        col_lower[o:o + n] = lower[name]
-        col_upper[o:o + n] = upper[name]
-        is_int[o:o + n] = integer[name]
-        fixed_at[o:o + n] = fixed_vals[name]
+        c[o : o + n] = cost[name]
+        col_lower[o : o + n] = lower[name]
+        col_upper[o : o + n] = upper[name]
+        is_int[o : o + n] = integer[name]
+        fixed_at[o : o + n] = fixed_vals[name]
     row_off = 0
     r_all, c_all, v_all, lo_all, hi_all = [], [], [], [], []
     for b in blocks:
