@@ -81,7 +81,8 @@ class Family:
                     parts.append(codes.tolist())
                 else:
                     parts.append(np.asarray(labels, dtype=object)[codes].tolist())
-            self._keys = list(zip(*parts, strict=True))
+            # a one-dimensional index is the label itself, as in Pyomo
+            self._keys = parts[0] if len(parts) == 1 else list(zip(*parts, strict=True))
         return self._keys
 
     def where(self) -> dict[Index, int]:
@@ -92,7 +93,10 @@ class Family:
 
     def names(self) -> list[str]:
         """Pyomo-style names, e.g. ``ship[sku1,a->b,3]``."""
-        return [f"{self.name}[{','.join(str(part) for part in key)}]" for key in self.keys()]
+        keys = self.keys()
+        if len(self.labels) == 1:
+            return [f"{self.name}[{key}]" for key in keys]
+        return [f"{self.name}[{','.join(str(part) for part in key)}]" for key in keys]
 
 
 @dataclass
@@ -215,6 +219,38 @@ def _first_occurrence_order(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     return uniq[order], rank[inverse]
+
+
+def _objective_walk(
+    n_scenarios: int, first_stage: list[list], second_stage: Any
+) -> list[tuple[str, np.ndarray | None, int]]:
+    """The variable segments (family, mask, terms) of the objective in the order the Pyomo
+    compiler walks them, which is the order Pyomo built its sums in: ``a + b`` with ``a`` a
+    single term and ``b`` a sum of two or more appends ``a`` to ``b``'s end (the same for the
+    scenario sum, which then takes the first-stage cost at its end)."""
+
+    def add(acc: tuple[int, list], piece: list) -> tuple[int, list]:
+        terms = sum(n for _name, _mask, n in piece)
+        if not terms:
+            return acc
+        if not acc[0]:
+            return terms, list(piece)
+        if acc[0] == 1 and terms >= 2:  # one term + a sum: appended to the sum
+            return acc[0] + terms, list(piece) + acc[1]
+        return acc[0] + terms, acc[1] + list(piece)
+
+    def total(pieces: list[list], then: list | None = None) -> list:
+        acc: tuple[int, list] = (0, [])
+        for piece in pieces:
+            acc = add(acc, piece)
+        return acc[1] + (then or [])
+
+    first = total(first_stage)
+    scenarios = []
+    for s in range(n_scenarios):
+        *pieces, salvage = second_stage(s)
+        scenarios += total(pieces, salvage)  # minus a sum: a negation, after the rest
+    return scenarios + first if n_scenarios >= 2 else first + scenarios
 
 
 def build_network_arrays(
@@ -453,34 +489,29 @@ def build_network_arrays(
                 free[name][i] = False
     order_names: list[str] = []
 
-    def meet(name: str, mask: np.ndarray | None = None) -> None:
+    def meet(name: str, mask: np.ndarray | None = None, _count: int = 0) -> None:
         if name in order_names or not fams[name].size:
             return
         if bool((free[name] if mask is None else free[name][mask]).any()):
             order_names.append(name)
 
-    holding_any = bool((holding > 0).any()) and K > 0 and H > 0
-
-    def first_stage() -> None:
-        for name in ("use", "ship", "place", "order"):
-            meet(name)
-
-    def second_stage() -> None:
-        for s in range(S):
-            meet("serve", serve_s == s)
-            if holding_any:
-                meet("stock", (grid[0] == s) & (holding[grid[2]] > 0))
-            meet("lost", dem_s == s)
-            meet("stock", (grid[0] == s) & last)
-
-    # Pyomo appends the first-stage cost to the sum over scenarios when that is a sum of two
-    # or more terms: the compiler then meets the second stage first
-    if S >= 2:
-        second_stage()
-        first_stage()
-    else:
-        first_stage()
-        second_stage()
+    holding_at = holding[grid[2]] > 0
+    for segment in _objective_walk(
+        S,
+        first_stage=[
+            [("use", None, use_l.size)],
+            [("ship", None, ship_k.size)],
+            [("place", None, place_p.size)],
+            [("order", None, order_p.size)],
+        ],
+        second_stage=lambda s: [
+            [("serve", serve_s == s, int((serve_s == s).sum()))],
+            [("stock", (grid[0] == s) & holding_at, int(((grid[0] == s) & holding_at).sum()))],
+            [("lost", dem_s == s, int((dem_s == s).sum()))],
+            [("stock", (grid[0] == s) & last, K * W)],
+        ],
+    ):
+        meet(*segment)
     # stock_balance meets stock, ship, order and serve; demand rows lost; later rows use, place
     for name in ("stock", "ship", "order", "serve", "lost", "use", "place", "no_stockout"):
         meet(name)
