@@ -460,14 +460,12 @@ def build_network_arrays(
         return ((s * K + k) * W + w) * H + t
 
     # no_stockout (s, k) for k with a chance target and demand
-    demand_by_sku = np.zeros(K)
-    np.add.at(demand_by_sku, dem_k, prob[dem_s] * dem_q)
-    if n_dem:  # the reference's order of summation, for the same floating-point value
-        demand_by_sku = np.zeros(K)
-        acc = [0.0] * K
-        for k_, s_, q_ in zip(dem_k.tolist(), dem_s.tolist(), dem_q.tolist(), strict=True):
-            acc[k_] += data.probability[scens[s_]] * q_
-        demand_by_sku = np.array(acc)
+    # expected demand of each SKU, summed in the reference's order (the same float)
+    acc = [0.0] * K
+    pr = prob.tolist()
+    for k_, s_, q_ in zip(dem_k.tolist(), dem_s.tolist(), dem_q.tolist(), strict=True):
+        acc[k_] += pr[s_] * q_
+    demand_by_sku = np.array(acc)
     chance = [kid[k] for k in data.no_stockout_target if demand_by_sku[kid[k]] > 0]
     z_s = np.repeat(np.arange(S, dtype=int64), len(chance))
     z_k = np.tile(np.array(chance, dtype=int64), S)

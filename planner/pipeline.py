@@ -176,6 +176,7 @@ def solve_in_whole_units(
             "best_bound": result.best_bound,
             "seconds": round(fixed.seconds, 6),
             "build_seconds": round(time.perf_counter() - started_settle - fixed.seconds, 6),
+            "build": fixed_built.kind,
         }
     )
     target_gap = DEFAULT_MIP_GAP if options.mip_gap is None else options.mip_gap

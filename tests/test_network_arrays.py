@@ -306,7 +306,10 @@ PLANS = [
     for path in INSTANCES
     if supports(data_of(instance(path)))
 ] + [
-    pytest.param(lambda: synthetic_request(10, 3, 3, 2, seed=4), id="synthetic-10x3x3x2"),
+    # relaxed, then binaries fixed, then the whole-unit search from a MIP start by key
+    pytest.param(
+        lambda: synthetic_request(4, 2, 2, 2, seed=5), id="synthetic-4x2x2x2-three-phases"
+    ),
     pytest.param(hand_solved_request, id="hand-solved"),
     pytest.param(newsvendor_with_every_rule, id="every-core-rule"),
 ]
@@ -324,6 +327,14 @@ def test_pipeline_plans_are_the_same(make: Any) -> None:
     assert by_arrays["objective"] == pytest.approx(by_pyomo["objective"], rel=1e-9)
     assert by_arrays["plan_hash"] == by_pyomo["plan_hash"]
     assert by_arrays["model"] == by_pyomo["model"]
+    phases = [
+        {k: v for k, v in p.items() if "seconds" not in k and k != "build"}
+        for p in by_arrays["solver"]["phases"]
+    ]
+    assert phases == [
+        {k: v for k, v in p.items() if "seconds" not in k and k != "build"}
+        for p in by_pyomo["solver"]["phases"]
+    ]
     # a re-plan from the plan just found keeps it, on either build
     request = validate_request(raw)
     again = request.model_copy(update={"previous_plan": PreviousPlan.model_validate(by_pyomo)})
