@@ -832,7 +832,8 @@ def _assemble(
     else:
         offset = 0.0
     keep = ((np.diff(A.indptr) > 0) | (c != 0)) & ~fixed
-    A = A[:, np.flatnonzero(keep)]
+    if not keep.all():
+        A = A[:, np.flatnonzero(keep)]
     nnz_row = np.bincount(A.indices, minlength=n_rows) if A.nnz else np.zeros(n_rows, int)
     live = nnz_row > 0
     empty = ~live
@@ -845,7 +846,8 @@ def _assemble(
             f"model contains a trivially infeasible constraint, '{name}'"
         )
     row_idx = np.flatnonzero(live)
-    A = sp.csc_array(A[row_idx, :])
+    if row_idx.size < n_rows:
+        A = sp.csc_array(A[row_idx, :])
     A.sort_indices()
     new_col = np.full(n_cols, -1, dtype=np.int64)
     new_col[keep] = np.arange(int(keep.sum()))
