@@ -243,6 +243,39 @@ def violation_weight(data: NetworkData) -> float:
     return 1000.0 * max(scale) * max(1, data.horizon_days)
 
 
+def decision_index(data: NetworkData) -> dict[str, list[tuple]]:
+    """The index sets of ship, use, order, place and serve, in the model's order."""
+    horizon = data.horizon_days
+    return {
+        "ship": [
+            (k, lane.key, t)
+            for lane in data.lanes
+            for k in data.skus
+            for t in _ship_days(lane, horizon)
+        ],
+        "use": [
+            (lane.key, t)
+            for lane in data.lanes
+            if lane.fixed_cost > 0
+            for t in _ship_days(lane, horizon)
+        ],
+        "order": [
+            (p.id, k, w, t)
+            for p in data.suppliers
+            for k in p.skus
+            for w in p.deliver_to
+            for t in _order_days(p, horizon)
+        ],
+        "place": [
+            (p.id, t)
+            for p in data.suppliers
+            if p.needs_order_binary
+            for t in _order_days(p, horizon)
+        ],
+        "serve": [(s, k, w, c, t) for (s, k, c, t) in data.demand for w in data.eligible[c]],
+    }
+
+
 def build_network_plan(
     data: NetworkData,
     elastic: bool = False,
@@ -284,29 +317,10 @@ def build_network_plan(
         return loose_m if p.capacity_per_day is None else min(loose_m, p.capacity_per_day)
 
     # ---- index sets -------------------------------------------------------------------------
-    ship_index = [
-        (k, lane.key, t)
-        for lane in data.lanes
-        for k in data.skus
-        for t in _ship_days(lane, horizon)
-    ]
-    use_index = [
-        (lane.key, t)
-        for lane in data.lanes
-        if lane.fixed_cost > 0
-        for t in _ship_days(lane, horizon)
-    ]
-    order_index = [
-        (p.id, k, w, t)
-        for p in data.suppliers
-        for k in p.skus
-        for w in p.deliver_to
-        for t in _order_days(p, horizon)
-    ]
-    place_index = [
-        (p.id, t) for p in data.suppliers if p.needs_order_binary for t in _order_days(p, horizon)
-    ]
-    serve_index = [(s, k, w, c, t) for (s, k, c, t) in data.demand for w in data.eligible[c]]
+    index = decision_index(data)
+    ship_index, use_index = index["ship"], index["use"]
+    order_index, place_index = index["order"], index["place"]
+    serve_index = index["serve"]
     stock_index = [
         (s, k, w, t)
         for s in data.scenarios

@@ -14,11 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pyomo.environ as pyo
 from pyomo.common.errors import InfeasibleConstraintException
 
 from models.data import NetworkData
-from models.network_plan import build_network_plan
+from planner.build import BuiltModel, Fixed, build_model, index_keys
 from planner.diagnosis import diagnose
 from planner.diff import plan_changes, plan_hash
 from planner.plan import extract_plan, model_section, plan_status, relative_gap, solver_section
@@ -27,7 +26,7 @@ from planner.promotion import promotion_sections
 from planner.schema import PlanRequest, PreviousPlan
 from planner.uncertainty import expand_scenarios
 from planner.validation import validate_request
-from planner.warm_start import first_stage_of, fix_first_stage, mip_start
+from planner.warm_start import first_stage_fixings, first_stage_of, mip_start
 from solvers import (
     Progress,
     SolutionKind,
@@ -38,7 +37,7 @@ from solvers import (
     get_solver,
 )
 from solvers.guard import solve_guarded
-from solvers.matrix import MatrixModel, compile_pyomo, load_solution
+from solvers.matrix import MatrixModel
 
 EMPTY_DECISIONS: dict[str, Any] = {
     "transfers": [],
@@ -111,7 +110,8 @@ def solve_in_whole_units(
     options: SolveOptions,
     control: SolveControl,
     previous: PreviousPlan | None,
-) -> tuple[pyo.ConcreteModel, MatrixModel, SolveResult, list[dict[str, Any]]]:
+    build: str | None = None,
+) -> tuple[BuiltModel, SolveResult, list[dict[str, Any]]]:
     """Solve with transfer and order quantities continuous first; keep that answer when every
     quantity is whole (it is then optimal for the whole-unit model too, and the relaxation's
     bound is valid for it), else solve the whole-unit model from the rounded answer.
@@ -127,14 +127,10 @@ def solve_in_whole_units(
         relaxed_options = dataclasses.replace(
             options, time_limit=options.time_limit * FIRST_PHASE_SHARE
         )
-    model, matrix, result = _solve_phase(
-        data, solver, relaxed_options, control, previous, False, phases
+    built, result = _solve_phase(
+        data, solver, relaxed_options, control, previous, False, phases, build=build
     )
-    quantities = [
-        i
-        for i, var in enumerate(matrix.columns)
-        if var.parent_component().local_name in ("ship", "order")
-    ]
+    quantities = built.family_columns(("ship", "order"))
     whole = result.has_solution and bool(
         np.all(
             np.abs(result.x[quantities] - np.round(result.x[quantities])) <= WHOLE_UNIT_TOLERANCE
@@ -143,7 +139,7 @@ def solve_in_whole_units(
     phases[-1]["whole_units_found"] = whole
     stop_asked = control.should_stop is not None and control.should_stop()
     if whole or not result.has_solution:
-        return model, matrix, result, phases
+        return built, result, phases
 
     remaining = None
     if options.time_limit is not None:
@@ -153,27 +149,29 @@ def solve_in_whole_units(
         )
     # A MIP start: the relaxed answer's binaries and its quantities rounded down; the solver
     # repairs or completes it.
-    values = np.where(matrix.integer, result.x, np.nan)
+    values = np.where(built.matrix.integer, result.x, np.nan)
     values[quantities] = np.floor(result.x[quantities] + WHOLE_UNIT_TOLERANCE)
-    start_values = {var.name: v for var, v in zip(matrix.columns, values, strict=True)}
-    decisions = {
-        var.name: round(float(x))
-        for var, x in zip(matrix.columns, result.x, strict=True)
-        if var.parent_component().local_name in ("use", "place")
-    }
+    keys = built.column_keys()
+    start_values = dict(zip(keys, values.tolist(), strict=True))
+    decisions: dict[str, dict[Any, float]] = {"use": {}, "place": {}}
+    for (name, index), x in zip(keys, result.x.tolist(), strict=True):
+        if name in decisions:
+            decisions[name][index] = round(x)
     settle_options = dataclasses.replace(
         options, time_limit=SETTLE_SECONDS if options.time_limit is None else remaining
     )
     if stop_asked:  # no time for a whole-unit search: settle the relaxed answer's decisions
-        settled = _settle(data, solver, decisions, result, Termination.interrupted, settle_options)
+        settled = _settle(
+            data, solver, decisions, result, Termination.interrupted, settle_options, build
+        )
         return (*settled, phases)
     # First the quick repair: the relaxed answer's lane-use and order-day decisions fixed and
     # its quantities made whole. Its cost is within the requested gap of the relaxed bound
     # (itself a bound of the whole-unit model) more often than not: then it is optimal within
     # that gap and the whole-unit search is skipped; else it is that search's MIP start.
     started_settle = time.perf_counter()
-    fixed_model, fixed_matrix, fixed = _fixed_binaries_in_whole_units(
-        data, solver, decisions, dataclasses.replace(options, time_limit=remaining)
+    fixed_built, fixed = _fixed_binaries_in_whole_units(
+        data, solver, decisions, dataclasses.replace(options, time_limit=remaining), build
     )
     phases.append(
         {
@@ -184,14 +182,14 @@ def solve_in_whole_units(
             "best_bound": result.best_bound,
             "seconds": round(fixed.seconds, 6),
             "build_seconds": round(time.perf_counter() - started_settle - fixed.seconds, 6),
+            "build": fixed_built.kind,
         }
     )
     target_gap = DEFAULT_MIP_GAP if options.mip_gap is None else options.mip_gap
     gap = relative_gap(fixed.objective, result.best_bound) if fixed.has_solution else None
     if gap is not None and gap <= target_gap:
         return (
-            fixed_model,
-            fixed_matrix,
+            fixed_built,
             dataclasses.replace(
                 fixed,
                 termination=Termination.optimal,
@@ -207,13 +205,9 @@ def solve_in_whole_units(
             options.time_limit * (1 - FIRST_PHASE_SHARE) / 2,
         )
     if fixed.has_solution:
-        start_values = {
-            var.name: float(x) for var, x in zip(fixed_matrix.columns, fixed.x, strict=True)
-        }
-        for var in fixed_model.component_data_objects(pyo.Var):
-            if var.fixed:
-                start_values[var.name] = float(var.value)
-    whole_model, whole_matrix, whole_result = _solve_phase(
+        start_values = dict(zip(fixed_built.column_keys(), fixed.x.tolist(), strict=True))
+        start_values.update(fixed_built.fixed_values())
+    whole_built, whole_result = _solve_phase(
         data,
         solver,
         dataclasses.replace(options, time_limit=remaining),
@@ -222,6 +216,7 @@ def solve_in_whole_units(
         True,
         phases,
         start_values,
+        build,
     )
     if whole_result.has_solution:
         bounds = [b for b in (result.best_bound, whole_result.best_bound) if b is not None]
@@ -230,10 +225,12 @@ def solve_in_whole_units(
             best_bound=max(bounds) if bounds else None,
             seconds=result.seconds + fixed.seconds + whole_result.seconds,
         )
-        return whole_model, whole_matrix, whole_result, phases
+        return whole_built, whole_result, phases
     if whole_result.termination is Termination.infeasible:
-        return whole_model, whole_matrix, whole_result, phases
-    settled = _settle(data, solver, decisions, result, whole_result.termination, settle_options)
+        return whole_built, whole_result, phases
+    settled = _settle(
+        data, solver, decisions, result, whole_result.termination, settle_options, build
+    )
     return (*settled, phases)
 
 
@@ -243,20 +240,20 @@ SETTLE_SECONDS = 30.0
 def _settle(
     data: NetworkData,
     solver: str,
-    decisions: dict[str, int],
+    decisions: Fixed,
     relaxed: SolveResult,
     termination: Termination,
     options: SolveOptions,
-) -> tuple[pyo.ConcreteModel, MatrixModel, SolveResult]:
+    build: str | None = None,
+) -> tuple[BuiltModel, SolveResult]:
     """Whole units for the relaxed answer's lane-use and order-placement decisions: those
     binaries fixed, quantities re-optimised in whole units (a much smaller problem). Used when
     the whole-unit search was stopped or found nothing; the relaxed bound stays valid."""
-    model, matrix, settled = _fixed_binaries_in_whole_units(data, solver, decisions, options)
+    built, settled = _fixed_binaries_in_whole_units(data, solver, decisions, options, build)
     seconds = relaxed.seconds + settled.seconds
     if not settled.has_solution:
         return (
-            model,
-            matrix,
+            built,
             dataclasses.replace(
                 relaxed,
                 termination=termination,
@@ -266,8 +263,7 @@ def _settle(
             ),
         )
     return (
-        model,
-        matrix,
+        built,
         dataclasses.replace(
             settled,
             termination=termination,
@@ -279,51 +275,53 @@ def _settle(
 
 
 def _fixed_binaries_in_whole_units(
-    data: NetworkData, solver: str, decisions: dict[str, int], options: SolveOptions
-) -> tuple[pyo.ConcreteModel, MatrixModel, SolveResult]:
-    """The whole-unit model with lane-use and order-placement binaries fixed to ``decisions``."""
-    model = build_network_plan(data, whole_units=True)
-    for component in (model.use, model.place):
-        for var in component.values():
-            if var.name in decisions:
-                var.fix(decisions[var.name])
-    matrix = compile_pyomo(model)
-    return model, matrix, solve_matrix(solver, matrix, options, SolveControl())
+    data: NetworkData,
+    solver: str,
+    decisions: Fixed,
+    options: SolveOptions,
+    build: str | None = None,
+) -> tuple[BuiltModel, SolveResult]:
+    """The whole-unit model with lane-use and order-placement binaries fixed to ``decisions``
+    (family -> index -> 0 or 1)."""
+    built = build_model(data, whole_units=True, fixed=decisions, build=build)
+    return built, solve_matrix(solver, built.matrix, options, SolveControl())
 
 
 def keep_previous_if_still_optimal(
-    data: NetworkData, solver: str, previous: PreviousPlan, found: SolveResult
-) -> tuple[pyo.ConcreteModel, MatrixModel, SolveResult] | None:
+    data: NetworkData,
+    solver: str,
+    previous: PreviousPlan,
+    found: SolveResult,
+    build: str | None = None,
+) -> tuple[BuiltModel, SolveResult] | None:
     """The previous plan, exactly, when it is still feasible and costs no more than the plan
     just found: planners should not see churn between equally good plans.
 
     Its transfers, orders and allocations are fixed (lost sales and stock follow from them);
     if that solves and its cost is within a hair of the new optimum, it is returned with the
     new solve's bound and termination."""
-    model = build_network_plan(data, whole_units=True)
     ships, orders = first_stage_of(previous)
     serves: dict[tuple[str, str, str, str, int], float] = defaultdict(float)
     for a in previous.allocations:
         serves[a.scenario, a.sku, a.warehouse, a.channel, a.day] += a.quantity
-    known = set(model.ship) | set(model.order) | set(model.serve)
+    keys = index_keys(data)
+    known = set(keys("ship")) | set(keys("order")) | set(keys("serve"))
     if any(key not in known for key in (*ships, *orders, *serves)):
         return None  # the previous plan does not fit this request any more
-    fix_first_stage(model, ships, orders)
+    fixed = first_stage_fixings(keys, ships, orders)
     if previous.allocations:
-        for index in model.serve:
-            model.serve[index].fix(serves.get(index, 0.0))
+        fixed["serve"] = {index: serves.get(index, 0.0) for index in keys("serve")}
     try:
-        matrix = compile_pyomo(model)
+        built = build_model(data, whole_units=True, fixed=fixed, build=build)
     except InfeasibleConstraintException:  # a rule the fixed values alone already break
         return None
-    replayed = get_solver(solver).solve(matrix, SolveOptions(time_limit=None))
+    replayed = get_solver(solver).solve(built.matrix, SolveOptions(time_limit=None))
     if not replayed.has_solution or replayed.objective is None or found.objective is None:
         return None
     if replayed.objective > found.objective + KEEP_TOLERANCE * max(1.0, abs(found.objective)):
         return None
     return (
-        model,
-        matrix,
+        built,
         dataclasses.replace(
             replayed,
             termination=found.termination,
@@ -346,20 +344,20 @@ def _solve_phase(
     previous: PreviousPlan | None,
     whole_units: bool,
     phases: list[dict[str, Any]],
-    start_values: dict[str, float] | None = None,
-) -> tuple[pyo.ConcreteModel, MatrixModel, SolveResult]:
+    start_values: dict[tuple[str, Any], float] | None = None,
+    build: str | None = None,
+) -> tuple[BuiltModel, SolveResult]:
     started = time.perf_counter()
-    model = build_network_plan(data, whole_units=whole_units)
-    matrix = compile_pyomo(model)
+    built = build_model(data, whole_units=whole_units, build=build)
     phase_control = dataclasses.replace(control, start=None)
-    if start_values is not None:  # matched by variable name: columns may be ordered otherwise
+    if start_values is not None:  # matched by (family, index): columns may be ordered otherwise
         phase_control.start = np.array(
-            [start_values.get(var.name, np.nan) for var in matrix.columns], dtype=float
+            [start_values.get(key, np.nan) for key in built.column_keys()], dtype=float
         )
     elif previous is not None:
-        phase_control.start = mip_start(model, matrix, previous)
+        phase_control.start = mip_start(built, previous)
     build_seconds = time.perf_counter() - started
-    result = solve_matrix(solver, matrix, options, phase_control)
+    result = solve_matrix(solver, built.matrix, options, phase_control)
     phases.append(
         {
             "whole_units": whole_units,
@@ -368,9 +366,10 @@ def _solve_phase(
             "best_bound": result.best_bound,
             "seconds": round(result.seconds, 6),
             "build_seconds": round(build_seconds, 6),
+            "build": built.kind,
         }
     )
-    return model, matrix, result
+    return built, result
 
 
 def run(
@@ -380,6 +379,7 @@ def run(
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     validate_seconds: float = 0.0,
+    build: str | None = None,
 ) -> dict[str, Any]:
     """Plan a validated request: build -> solve -> extract -> report.
 
@@ -395,15 +395,15 @@ def run(
     data = network_data(request)
     build_seconds = time.perf_counter() - start
     control = SolveControl(progress=progress, should_stop=should_stop)
-    model, matrix, result, phases = solve_in_whole_units(
-        data, solver, options, control, request.previous_plan
+    built, result, phases = solve_in_whole_units(
+        data, solver, options, control, request.previous_plan, build
     )
     build_seconds += sum(p["build_seconds"] for p in phases)
     kept_previous = False
     if request.previous_plan is not None and result.has_solution:
-        kept = keep_previous_if_still_optimal(data, solver, request.previous_plan, result)
+        kept = keep_previous_if_still_optimal(data, solver, request.previous_plan, result, build)
         if kept is not None:
-            model, matrix, result = kept
+            built, result = kept
             kept_previous = True
 
     start = time.perf_counter()
@@ -425,7 +425,7 @@ def run(
         },
     }
     if result.has_solution:
-        load_solution(model, matrix, result.x)
+        model = built.solution(result.x)
         plan.update(extract_plan(data, model))
         if request.event is not None:
             plan.update(promotion_sections(request, data, model, plan))
