@@ -448,9 +448,12 @@ def build_network_plan(
     m.over_lane_capacity = pyo.Var(over_lane_index, domain=pyo.NonNegativeReals)
     over_lane_set = set(over_lane_index)
 
+    # sum_k S_kt once per day: lane_day_bound runs for every (k, l, t) of (4b)
+    network_supply = {t: _ceil(sum(supply_kt[k, t] for k in data.skus)) for t in data.days}
+
     def lane_day_bound(key: str, t: int) -> float:
         """M_lt: the lane's capacity, or every unit that can exist by day t."""
-        everything = _ceil(sum(supply_kt[k, t] for k in data.skus))
+        everything = network_supply[t]
         cap = lanes[key].capacity
         if loose_m is not None:  # the baseline: the lane's capacity, else the network-wide M
             return loose_m if cap is None else cap

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import IO, Any
 
 VARIANTS = ("lp", "strong", "straightforward")
+PLANNED = frozenset({"optimal", "feasible"})
 # 14 days: the generator's default, and the two-week span of the seed cases (12-30 days);
 # sea lanes take 5-9 days, so a shorter horizon would leave most of them out of the model.
 DEFAULT_HORIZON = 14
@@ -86,6 +87,8 @@ ROW_KEYS = (
     "constraints",
     "nonzeros",
     "peak_rss_mb",
+    "peak_rss_model_mb",
+    "peak_rss_solver_mb",
     "time_limit",
     "stage",
     "message",
@@ -143,6 +146,7 @@ def run_variant(job: Job, announce: Callable[[str], None]) -> dict[str, Any]:
     from planner.validation import validate_request
     from solvers import SolveOptions
 
+    announce("request")
     request = validate_request(
         synthetic_request(*job.size, horizon_days=job.horizon, seed=job.seed)
     )
@@ -262,12 +266,13 @@ def _size_of(model: dict[str, int]) -> dict[str, int]:
     return {k: model[k] for k in keys}
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak plus its largest finished child's (the solver worker)."""
+def _peak_rss_mb() -> dict[str, float]:
+    """This process's peak (the model) plus its largest finished child's (the solver
+    worker)."""
     unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, else KiB
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (own + children) * unit / 2**20
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 2**20
+    solver = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * unit / 2**20
+    return {"peak_rss_mb": own + solver, "peak_rss_model_mb": own, "peak_rss_solver_mb": solver}
 
 
 def child_main() -> int:
@@ -288,7 +293,7 @@ def child_main() -> int:
         row = run_variant(job, lambda stage: send({"stage": stage}))
     except Exception as exc:  # reported as the variant's row, the run goes on
         row = {"status": "error", "message": f"{type(exc).__name__}: {exc}"}
-    row["peak_rss_mb"] = _peak_rss_mb()
+    row.update(_peak_rss_mb())
     row["pid"] = os.getpid()
     send({"row": row})
     return 0
@@ -397,7 +402,8 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
             row["lp_relaxation_seconds"] = lp_seconds
             overhead = _sum(row.get("build_seconds"), row.get("handoff_seconds"))
             row["overhead_vs_lp"] = _ratio(overhead, lp_seconds)
-            if row["variant"] == "strong" and row["status"] != "killed":
+            both_planned = baseline is not None and {row["status"], baseline["status"]} <= PLANNED
+            if row["variant"] == "strong" and both_planned:  # time to a plan: both need one
                 row["time_vs_straightforward"] = _ratio(row["total_seconds"], base_seconds)
 
 
