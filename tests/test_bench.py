@@ -19,7 +19,15 @@ import pytest
 from conftest import hand_solved_request, two_warehouse_request
 
 from models.network_plan import build_network_plan
-from planner.bench import MARK_BEGIN, MARK_END, limit_for, write_markdown
+from planner.bench import (
+    MARK_BEGIN,
+    MARK_END,
+    ROW_KEYS,
+    add_ratios,
+    limit_for,
+    table,
+    write_markdown,
+)
 from planner.cli import main
 from planner.prepare import network_data
 from planner.synthetic import synthetic_request
@@ -62,7 +70,9 @@ def test_bench_prints_one_json_row_per_variant_each_from_its_own_process(
     for row in rows:
         assert set(REQUIRED) <= row.keys()
         assert row["size"] == "3x2x2x2" and row["status"] == "optimal", row
-        assert row["peak_rss_mb"] > 10 and row["build_seconds"] >= 0
+        assert row["peak_rss_model_mb"] > 10 and row["peak_rss_solver_mb"] > 0
+        assert row["peak_rss_mb"] == row["peak_rss_model_mb"] + row["peak_rss_solver_mb"]
+        assert row["build_seconds"] >= 0
         assert row["lp_relaxation_seconds"] == rows[0]["solve_seconds"]
     pids = {r["pid"] for r in rows}
     assert len(pids) == 3 and os.getpid() not in pids  # a fresh process per variant
@@ -128,6 +138,31 @@ def test_time_limits_are_scoped_and_the_most_specific_wins() -> None:
     assert limit_for(limits, "100x5x4x3", "straightforward") == 900
     assert limit_for([], "3x2x2x2", "lp") == 60
     assert limit_for([], "3x2x2x2", "lp", default=8192) == 8192
+
+
+def test_ratios_say_when_they_are_bounds() -> None:
+    # The LP stopped at its 600 s limit: its time is > 600 s, the overhead ratio an upper
+    # bound. The baseline did not prove its optimum: the strong/baseline ratio is one too.
+    def row(variant: str, status: str, **values: float) -> dict[str, Any]:
+        return (
+            dict.fromkeys(ROW_KEYS)
+            | {"size": "9x2x2x2", "variant": variant}
+            | {"status": status, **values}
+        )
+
+    rows = [
+        row("lp", "time_limit_no_solution", solve_seconds=600.0),
+        row("strong", "optimal", build_seconds=40.0, handoff_seconds=20.0, total_seconds=100.0),
+        row("straightforward", "feasible", total_seconds=400.0),
+    ]
+    add_ratios(rows)
+    assert rows[1]["lp_relaxation_seconds"] is None
+    assert rows[1]["lp_relaxation_seconds_at_least"] == 600
+    assert rows[1]["overhead_vs_lp"] == pytest.approx(0.1)
+    assert rows[1]["time_vs_straightforward"] == pytest.approx(0.25)
+    strong_line = table(rows, markdown=True).splitlines()[3]
+    assert "| > 600.00 |" in strong_line and "| < 0.25 |" in strong_line
+    assert "| < 0.10 |" in strong_line
 
 
 def test_the_markdown_section_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
