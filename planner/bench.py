@@ -19,7 +19,8 @@ arrays), solving and extracting the plan, the end-to-end ``total_seconds`` of th
 (from the validated request to the extracted plan: solver process start-ups included), the
 model's size, the status, objective, bound and gap, and ``peak_rss_mb``: the child's own peak
 resident memory (the Pyomo model) plus the peak of the solver worker it started
-(:mod:`solvers.guard`), an upper bound on the variant's simultaneous peak. A fresh process
+(:mod:`solvers.guard`; none for models small enough to solve in-process), an upper bound on
+the variant's simultaneous peak. A fresh process
 per variant makes that peak the variant's own, not the largest so far. Peaks are the kernel's
 high-water mark of each process's own address space (``VmHWM``; ``ru_maxrss`` where there is
 no ``/proc``): ``ru_maxrss`` of an exec'd child also counts the address space it was spawned

@@ -70,7 +70,8 @@ def test_bench_prints_one_json_row_per_variant_each_from_its_own_process(
     for row in rows:
         assert set(REQUIRED) <= row.keys()
         assert row["size"] == "3x2x2x2" and row["status"] == "optimal", row
-        assert row["peak_rss_model_mb"] > 10 and row["peak_rss_solver_mb"] > 0
+        # models this small solve in-process (pipeline.IN_PROCESS_NONZEROS): no worker to add
+        assert row["peak_rss_model_mb"] > 10 and row["peak_rss_solver_mb"] >= 0
         assert row["peak_rss_mb"] == row["peak_rss_model_mb"] + row["peak_rss_solver_mb"]
         assert row["build_seconds"] >= 0
         assert row["lp_relaxation_seconds"] == rows[0]["solve_seconds"]
