@@ -87,6 +87,12 @@ class NetworkData:
     switch_skus: tuple[str, ...] = ()  # (20) may switch to presale from the next batch
     switch_ship_days: int | None = None  # (20) presale orders reach the customer within these
     presale_discount: dict[str, float] = field(default_factory=dict)  # (20) per presale unit
+    # (21) (c, w) -> lane: orders of c served from w travel this lane to the customer
+    order_lane: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def order_lane_keys(self) -> set[str]:
+        """Lanes that carry orders (21)."""
+        return set(self.order_lane.values())
 
     @property
     def days(self) -> range:

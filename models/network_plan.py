@@ -96,6 +96,17 @@ Promotion rules (only with an event in the request; SEEDS.md sections 1 and 5)
         (7), enters (2), and costs f_cw + delta_k (the presale discount). With (13), live stock
         is sold down to its buffer before orders switch to presale.
 
+Orders along a lane (fulfilment with a lane; SEEDS.md section 2: "with a 3-day delivery
+promise the system picks Malaysia air")
+    ord_l = {(c, w) : orders of c served from w travel lane l (o_l = w) to the customer}; such
+    a fulfilment's delivery days cover the trip and f_cw its whole cost. Lanes that carry
+    orders have use_lt on every day t in T (not only T_l: an order needs no arrival in H).
+    (21) lane_carries_orders[s,l,t]:  sum_k ship_klt + sum_{(c,w) in ord_l} sum_k (serve_skwct
+        + sum_j sub_sjkwct + presold_skwc(t') with a_kwt' = t) <= M_lt use_lt  (U_l without
+        F_l): orders share the lane's daily capacity with transfers, and a day that flies
+        orders pays the lane's booking fee. Response tiers (17) govern stock transfers only and
+        the cap (16) counts booking fees, not f_cw: a flown order is fulfilment.
+
 Elastic twin (built only to explain an infeasible request)
     Each hard rule gets a named slack >= 0, all priced at a weight Omega far above any cost:
     serve_late_skwct (demand served from a warehouse that misses the promise, breaks (3);
@@ -246,6 +257,7 @@ def violation_weight(data: NetworkData) -> float:
 def decision_index(data: NetworkData) -> dict[str, list[tuple]]:
     """The index sets of ship, use, order, place and serve, in the model's order."""
     horizon = data.horizon_days
+    carry = data.order_lane_keys()  # (21) lanes that carry orders are used on any day
     return {
         "ship": [
             (k, lane.key, t)
@@ -257,7 +269,7 @@ def decision_index(data: NetworkData) -> dict[str, list[tuple]]:
             (lane.key, t)
             for lane in data.lanes
             if lane.fixed_cost > 0
-            for t in _ship_days(lane, horizon)
+            for t in (range(horizon) if lane.key in carry else _ship_days(lane, horizon))
         ],
         "order": [
             (p.id, k, w, t)
@@ -486,6 +498,34 @@ def build_network_plan(
             and _ceil(supply_kt[k, t]) < lane_day_bound(key, t)
         ],
         rule=lambda m, k, key, t: m.ship[k, key, t] <= _ceil(supply_kt[k, t]) * m.use[key, t],
+    )
+
+    # (21) lane_carries_orders: orders flown along a lane share its capacity and booking fee
+    carried: dict[tuple[str, str, int], list] = defaultdict(list)  # (s, l, t)
+    for s, k, w, c, t in serve_index:
+        if (c, w) in data.order_lane:
+            carried[s, data.order_lane[c, w], t].append(m.serve[s, k, w, c, t])
+    for s, k, j, w, c, t in substitute_index:
+        if (c, w) in data.order_lane:
+            carried[s, data.order_lane[c, w], t].append(m.substitute[s, k, j, w, c, t])
+    for (s, k, w, c, t), a in presale_day.items():  # leaves w on the batch's day a
+        if (c, w) in data.order_lane:
+            carried[s, data.order_lane[c, w], a].append(m.presold[s, k, w, c, t])
+
+    def lane_carries_orders(m: pyo.ConcreteModel, s: str, key: str, t: int) -> object:
+        load = sum(shipped.get((key, t), [])) + sum(carried[s, key, t])
+        over = m.over_lane_capacity[key, t] if (key, t) in over_lane_set else 0
+        if lanes[key].fixed_cost > 0:
+            return load <= lane_day_bound(key, t) * m.use[key, t] + over
+        return load <= lanes[key].capacity + over
+
+    m.lane_carries_orders = pyo.Constraint(
+        [
+            (s, key, t)
+            for (s, key, t) in carried
+            if lanes[key].fixed_cost > 0 or lanes[key].capacity is not None
+        ],
+        rule=lane_carries_orders,
     )
 
     # (5) warehouse_capacity

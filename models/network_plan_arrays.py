@@ -18,7 +18,8 @@ Supported (:func:`supports`): the core model (1)-(12) including lost-sale premiu
 orders, capacity windows, fill-rate and no-stock-out targets, safety floors and channel pools.
 Not supported (the pipeline builds the Pyomo model instead): the event rules (13)-(18)
 (emergency buffer, presale locks, live pool, transfer cost cap, response tiers, supplier
-capacity lock), substitutes (19) and switches to presale (20); and the elastic twin.
+capacity lock), substitutes (19), switches to presale (20) and orders along a lane (21); and
+the elastic twin.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def supports(data: NetworkData) -> bool:
         return False
     if data.event_days and data.capacity_lock_share + data.emergency_capacity_share < 1:
         return False
-    if data.substitutes:
+    if data.substitutes or data.order_lane:
         return False
     return not (data.switch_ship_days is not None and data.switch_skus)
 

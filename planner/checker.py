@@ -82,6 +82,10 @@ ROW_FIELDS: dict[str, dict[str, str]] = {
         "sku": _STR, "warehouse": _STR, "channel": _STR, "scenario": _STR, "day": _DAY,
         "quantity": _NUM, "unit_cost": _NUM, "cost": _NUM,
     },
+    "order_shipments": {
+        "sku": _STR, "channel": _STR, "scenario": _STR, "from": _STR, "to": _STR, "mode": _STR,
+        "lane": _STR, "quantity": _NUM, "ship_day": _DAY, "deliver_day": _DAY,
+    },
     "lost_sales": {
         "sku": _STR, "channel": _STR, "scenario": _STR, "day": _DAY, "quantity": _NUM,
         "unit_penalty": _NUM, "cost": _NUM,
@@ -117,6 +121,7 @@ PLAN_LISTS = (
     "orders",
     "order_days",
     "allocations",
+    "order_shipments",
     "lost_sales",
     "substitutions",
     "presales",
@@ -459,6 +464,36 @@ def lane_day_units(facts: Facts) -> dict[tuple[str, int], float]:
     return dict(units)
 
 
+OrderLoad = dict[tuple[str, str, int], dict[tuple[str, str], float]]
+
+
+def order_lane_loads(facts: Facts) -> OrderLoad:
+    """(scenario, lane, ship day) -> {(sku, channel): units}: the plan's allocations,
+    substitutions and presales whose fulfilment travels a lane (the stock's SKU; a presale
+    ships on its batch day)."""
+    loads: OrderLoad = defaultdict(lambda: defaultdict(float))
+    rows = [(x, x["sku"], x["day"]) for x in facts.rows("allocations")]
+    rows += [(x, x["substitute"], x["day"]) for x in facts.rows("substitutions")]
+    rows += [(x, x["sku"], x["batch_day"]) for x in facts.rows("presales")]
+    for x, sku, day in rows:
+        route = _route(facts, x["channel"], x["warehouse"])
+        if route is not None and route.lane is not None and facts.positive(x["quantity"]):
+            loads[x["scenario"], route.lane, day][sku, x["channel"]] += x["quantity"]
+    return loads
+
+
+def lane_days_used(facts: Facts) -> dict[tuple[str, int], tuple[float, float]]:
+    """(lane, day) -> (units transferred, most order units carried in any scenario), for
+    every lane and day that ships anything: the days that pay the lane's booking fee."""
+    transferred = lane_day_units(facts)
+    flown: dict[tuple[str, int], float] = defaultdict(float)
+    for (_s, key, day), by_sku in order_lane_loads(facts).items():
+        flown[key, day] = max(flown[key, day], math.fsum(by_sku.values()))
+    days = {k for k, u in transferred.items() if facts.positive(u)}
+    days |= {k for k, u in flown.items() if facts.positive(u)}
+    return {k: (transferred.get(k, 0.0), flown.get(k, 0.0)) for k in days}
+
+
 def supplier_day_units(facts: Facts) -> dict[tuple[str, int], float]:
     units: dict[tuple[str, int], float] = defaultdict(float)
     for o in facts.rows("orders"):
@@ -567,23 +602,61 @@ def check_transfers_use_lanes(facts: Facts) -> Iterable[str]:
 
 
 def check_lane_capacity(facts: Facts) -> Iterable[str]:
-    """Units shipped on a lane on a day (all SKUs together) stay within the lane's capacity."""
-    for (key, day), units in sorted(lane_day_units(facts).items()):
+    """Units shipped on a lane on a day (all SKUs together, transfers plus the orders it
+    carries in each scenario) stay within the lane's capacity."""
+    for (key, day), (units, flown) in sorted(lane_days_used(facts).items()):
         lane = facts.lanes.get(key)
         if (
             lane is not None
             and lane.capacity is not None
-            and not facts.within(units, lane.capacity)
+            and not facts.within(units + flown, lane.capacity)
         ):
+            orders = f" + {flown:g} order units" if flown > 0 else ""
             yield (
-                f"lane {key} ({lane.from_}->{lane.to}) ships {units} units on day {day}, "
-                f"over its capacity {lane.capacity}"
+                f"lane {key} ({lane.from_}->{lane.to}) ships {units} units{orders} on day "
+                f"{day}, over its capacity {lane.capacity}"
             )
+
+
+def check_order_shipments(facts: Facts) -> Iterable[str]:
+    """order_shipments lists exactly the orders the allocations fly along a lane (the
+    fulfilment's lane), with the lane's ends and mode and the fulfilment's delivery day."""
+    want = order_lane_loads(facts)
+    got: OrderLoad = defaultdict(lambda: defaultdict(float))
+    for i, x in enumerate(facts.rows("order_shipments")):
+        name = (
+            f"order_shipments[{i}] (scenario {x['scenario']}, sku {x['sku']}, lane {x['lane']}, "
+            f"ship day {x['ship_day']})"
+        )
+        got[x["scenario"], x["lane"], x["ship_day"]][x["sku"], x["channel"]] += x["quantity"]
+        lane = facts.lanes.get(x["lane"])
+        if lane is None:
+            yield f"{name}: no lane {x['lane']!r} exists in the request"
+            continue
+        for attr, value in (("from", lane.from_), ("to", lane.to), ("mode", lane.mode.value)):
+            if x[attr] != value:
+                yield f"{name}: {attr} is {x[attr]!r} but lane {lane.key} has {value!r}"
+        route = _route(facts, x["channel"], lane.from_)
+        if route is None or route.lane != lane.key:
+            yield f"{name}: channel {x['channel']} has no fulfilment along lane {lane.key}"
+        elif x["deliver_day"] != x["ship_day"] + route.delivery_days:
+            yield (
+                f"{name}: deliver_day {x['deliver_day']} != ship day + the fulfilment's "
+                f"{route.delivery_days} delivery days"
+            )
+    for key in sorted(want.keys() | got.keys()):
+        for item in sorted(want.get(key, {}).keys() | got.get(key, {}).keys()):
+            w, g = want.get(key, {}).get(item, 0.0), got.get(key, {}).get(item, 0.0)
+            if not facts.close(g, w):
+                yield (
+                    f"order_shipments: scenario {key[0]}, lane {key[1]}, day {key[2]}, sku "
+                    f"{item[0]} for {item[1]}: {g:g} units listed, the allocations fly {w:g}"
+                )
 
 
 def check_lane_uses(facts: Facts) -> Iterable[str]:
     """lane_uses: exactly one per lane and ship day that ships anything, with the lane's data."""
-    shipped = {k: u for k, u in lane_day_units(facts).items() if facts.positive(u)}
+    shipped = lane_days_used(facts)
     seen: set[tuple[str, int]] = set()
     for i, use in enumerate(facts.rows("lane_uses")):
         key = (use["lane"], use["ship_day"])
@@ -592,10 +665,13 @@ def check_lane_uses(facts: Facts) -> Iterable[str]:
             yield f"{name}: duplicate entry for this lane and day"
         seen.add(key)
         if key not in shipped:
-            yield f"{name}: no transfer ships on this lane on this day"
+            yield f"{name}: nothing ships on this lane on this day"
             continue
-        if not facts.close(use["units"], shipped[key]):
-            yield f"{name}: units {use['units']} != units transferred {shipped[key]}"
+        units, flown = shipped[key]
+        if not facts.close(use["units"], units):
+            yield f"{name}: units {use['units']} != units transferred {units}"
+        if "order_units" in use and not facts.close(use["order_units"], flown):
+            yield f"{name}: order_units {use['order_units']} != most orders carried {flown}"
         lane = facts.lanes.get(use["lane"])
         if lane is None:
             continue  # reported with the transfers
@@ -1047,9 +1123,9 @@ def check_stock_levels(facts: Facts) -> Iterable[str]:
 def first_stage_costs(facts: Facts) -> dict[str, float]:
     """Transfer and order costs: the same in every scenario."""
     costs = dict.fromkeys(FIRST_STAGE_COSTS, 0.0)
-    for (key, _day), units in lane_day_units(facts).items():
+    for key, _day in lane_days_used(facts):
         lane = facts.lanes.get(key)
-        if lane is not None and facts.positive(units):
+        if lane is not None:
             costs["transfer_fixed"] += lane.fixed_cost
     for t in facts.rows("transfers"):
         lane = facts.lanes.get(t["lane"])
@@ -1508,6 +1584,7 @@ RULES: tuple[Callable[[Facts], Iterable[str]], ...] = (
     check_transfers_use_lanes,
     check_lane_capacity,
     check_lane_uses,
+    check_order_shipments,
     check_orders,
     check_supplier_capacity,
     check_min_order,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,19 @@ def summary(plan: dict[str, Any], top: int = 10) -> str:
             lines.append(
                 f"    {x['quantity']:>8,} x {x['sku']} {x['from']} -> {x['to']} by {x['mode']}, "
                 f"day {x['ship_day']} -> {x['arrive_day']}, {_money(x['cost'])}"
+            )
+    flown: dict[tuple[str, str, str, str, int, int], float] = defaultdict(float)
+    probability = {row["name"]: row["probability"] for row in plan["scenarios"]}
+    for x in plan.get("order_shipments") or []:
+        key = (x["sku"], x["from"], x["to"], x["mode"], x["ship_day"], x["deliver_day"])
+        flown[key] += probability.get(x["scenario"], 0.0) * x["quantity"]
+    if flown:
+        lines.append(f"  orders shipped along lanes ({len(flown)}, expected units, largest first):")
+        largest = sorted(flown.items(), key=lambda item: -item[1])[:top]
+        for (sku, origin, to, mode, ship, deliver), q in largest:
+            lines.append(
+                f"    {q:>8,.0f} x {sku} {origin} -> {to} by {mode} to customers, "
+                f"day {ship} -> {deliver}"
             )
     orders = sorted(plan["orders"], key=lambda o: -o["quantity"])
     if orders:

@@ -108,7 +108,7 @@ def replay(
     if live_share is not None:
         data = _with_channel_split(data, judged, first_stage, live_share)
     model = build_network_plan(data, elastic=True)  # absorbs e.g. capacity overflow in low draws
-    _fix_first_stage(model, first_stage)
+    _fix_first_stage(model, first_stage, data.order_lane_keys())
     matrix = compile_pyomo(model)
     result = get_solver("highs").solve(matrix, SolveOptions())
     if not result.has_solution:
@@ -166,7 +166,9 @@ def judged_request(request: PlanRequest, scenarios: list[Scenario]) -> PlanReque
     )
 
 
-def _fix_first_stage(model: pyo.ConcreteModel, first_stage: FirstStage) -> None:
+def _fix_first_stage(
+    model: pyo.ConcreteModel, first_stage: FirstStage, open_lanes: set[str]
+) -> None:
     ships: dict[tuple, float] = {}
     for x in first_stage.transfers:
         key = (x["sku"], x["lane"], x["ship_day"])
@@ -179,7 +181,7 @@ def _fix_first_stage(model: pyo.ConcreteModel, first_stage: FirstStage) -> None:
         if key not in model.order:
             raise ReplayError(f"order {key} has no supplier, warehouse or day in this request")
         orders[key] = orders.get(key, 0.0) + o["quantity"]
-    fix_first_stage(model, ships, orders)
+    fix_first_stage(model, ships, orders, open_lanes)
 
 
 def _with_channel_split(

@@ -26,7 +26,7 @@ from planner.promotion import promotion_sections
 from planner.schema import PlanRequest, PreviousPlan
 from planner.uncertainty import expand_scenarios
 from planner.validation import validate_request
-from planner.warm_start import first_stage_fixings, first_stage_of, mip_start
+from planner.warm_start import first_stage_fixings, first_stage_of, mip_start, order_lane_days
 from solvers import (
     Progress,
     SolutionKind,
@@ -308,7 +308,7 @@ def keep_previous_if_still_optimal(
     known = set(keys("ship")) | set(keys("order")) | set(keys("serve"))
     if any(key not in known for key in (*ships, *orders, *serves)):
         return None  # the previous plan does not fit this request any more
-    fixed = first_stage_fixings(keys, ships, orders)
+    fixed = first_stage_fixings(keys, ships, orders, order_lane_days(data, previous))
     if previous.allocations:
         fixed["serve"] = {index: serves.get(index, 0.0) for index in keys("serve")}
     try:
@@ -355,7 +355,7 @@ def _solve_phase(
             [start_values.get(key, np.nan) for key in built.column_keys()], dtype=float
         )
     elif previous is not None:
-        phase_control.start = mip_start(built, previous)
+        phase_control.start = mip_start(built, data, previous)
     build_seconds = time.perf_counter() - started
     result = solve_matrix(solver, built.matrix, options, phase_control)
     phases.append(

@@ -100,20 +100,6 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
                 "cost": q * lane.unit_cost,
             }
         )
-    lane_uses = [
-        {
-            "lane": key,
-            "from": lanes[key].origin,
-            "to": lanes[key].destination,
-            "mode": lanes[key].mode,
-            "ship_day": t,
-            "units": units,
-            "capacity": lanes[key].capacity,
-            "fixed_cost": lanes[key].fixed_cost,
-        }
-        for (key, t), units in sorted(lane_units.items(), key=lambda item: (item[0][1], item[0][0]))
-    ]
-
     orders: list[dict[str, Any]] = []
     supplier_units: dict[tuple[str, int], int] = defaultdict(int)
     for pid, k, w, t in m.order:
@@ -222,6 +208,26 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
         fulfilment += probability[s] * q * unit
         discount += probability[s] * q * cut
 
+    order_shipments = _order_shipments(data, allocations, substitutions, presales)
+    order_units: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
+    for x in order_shipments:
+        by_scenario = order_units[x["lane"], x["ship_day"]]
+        by_scenario[x["scenario"]] = by_scenario.get(x["scenario"], 0.0) + x["quantity"]
+    lane_uses = [
+        {
+            "lane": key,
+            "from": lanes[key].origin,
+            "to": lanes[key].destination,
+            "mode": lanes[key].mode,
+            "ship_day": t,
+            "units": lane_units.get((key, t), 0),
+            "order_units": max(order_units.get((key, t), {}).values(), default=0.0),
+            "capacity": lanes[key].capacity,
+            "fixed_cost": lanes[key].fixed_cost,
+        }
+        for key, t in sorted(lane_units.keys() | order_units.keys(), key=lambda i: (i[1], i[0]))
+    ]
+
     lost_sales: list[dict[str, Any]] = []
     lost_in: dict[str, float] = defaultdict(float)
     lost_cost = 0.0
@@ -326,6 +332,7 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
         "order_days": order_days,
         "stock_levels": stock_levels,
         "allocations": allocations,
+        "order_shipments": order_shipments,
         "lost_sales": lost_sales,
         "substitutions": substitutions,
         "presales": presales,
@@ -334,6 +341,41 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
         "costs": costs,
         "kpis": kpis,
     }
+
+
+def _order_shipments(
+    data: NetworkData,
+    allocations: list[dict[str, Any]],
+    substitutions: list[dict[str, Any]],
+    presales: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Orders flown along a lane to their customers (21), per scenario: a view of the
+    allocations, substitutions and presales whose fulfilment names a lane."""
+    lanes = {lane.key: lane for lane in data.lanes}
+    out: list[dict[str, Any]] = []
+    rows = [(x, x["sku"], x["day"]) for x in allocations]
+    rows += [(x, x["substitute"], x["day"]) for x in substitutions]
+    rows += [(x, x["sku"], x["batch_day"]) for x in presales]
+    for x, sku, ship_day in rows:
+        key = data.order_lane.get((x["channel"], x["warehouse"]))
+        if key is None:
+            continue
+        lane = lanes[key]
+        out.append(
+            {
+                "sku": sku,
+                "channel": x["channel"],
+                "scenario": x["scenario"],
+                "from": lane.origin,
+                "to": lane.destination,
+                "mode": lane.mode,
+                "lane": key,
+                "quantity": x["quantity"],
+                "ship_day": ship_day,
+                "deliver_day": ship_day + data.delivery_days[x["channel"], x["warehouse"]],
+            }
+        )
+    return sorted(out, key=lambda x: (x["ship_day"], x["lane"], x["sku"], x["scenario"]))
 
 
 def _service(data: NetworkData, lost_sales: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -238,6 +238,12 @@ def network_data(request: PlanRequest) -> NetworkData:
             (ch.id, f.warehouse): f.delivery_days for ch in request.channels for f in ch.fulfilment
         },
         promise_days={ch.id: ch.promise_days for ch in request.channels},
+        order_lane={
+            (ch.id, f.warehouse): f.lane
+            for ch in request.channels
+            for f in ch.fulfilment
+            if f.lane is not None
+        },
         holding_cost={w.id: w.holding_cost for w in request.warehouses},
         warehouse_capacity={w.id: w.capacity for w in request.warehouses},
         lost_sale_penalty={s.id: lost_sale_penalty(s, request) for s in request.skus},

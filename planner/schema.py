@@ -174,7 +174,16 @@ class Fulfilment(_Strict):
         description="Slowest delivery, for the storefront's window (e.g. 5-7 days); "
         "none = delivery_days. The promise is checked against delivery_days.",
     )
-    unit_cost: Money = Field(default=0.0, description="Pick, pack and last-mile cost per unit.")
+    unit_cost: Money = Field(
+        default=0.0,
+        description="Pick, pack and last-mile cost per unit (with a lane: the whole trip).",
+    )
+    lane: Id | None = Field(
+        default=None,
+        description="Orders travel this lane from the warehouse (e.g. Malaysia -> Indonesia by "
+        "air) straight to the customer: they share the lane's capacity and booking fee on the "
+        "day they ship; delivery_days covers the whole trip, at least the lane's lead days.",
+    )
 
 
 class Channel(_Strict):

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from planner.prepare import salvage_value
-from planner.schema import PlanRequest
+from planner.schema import Fulfilment, PlanRequest
 from planner.uncertainty import uncertainty_problems
 from planner.validation_types import FieldError, RequestError
 
@@ -172,6 +172,8 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
             yield from unknown(
                 "warehouse", warehouses, f.warehouse, f"{base}.fulfilment[{j}].warehouse"
             )
+            if f.lane is not None:
+                yield from _order_lane_problems(r, f, f"{base}.fulfilment[{j}].lane")
         yield from _duplicates(
             [f.warehouse for f in ch.fulfilment], f"{base}.fulfilment", "warehouse"
         )
@@ -237,6 +239,29 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
                     f"SKU {d.sku!r} is not presale_eligible but has demand on presale channel "
                     f"{d.channel!r}",
                 )
+
+
+def _order_lane_problems(r: PlanRequest, f: Fulfilment, path: str) -> Iterable[FieldError]:
+    """A fulfilment along a lane: the lane exists, starts at the fulfilling warehouse, and the
+    delivery days cover its lead days."""
+    lanes = {lane.key: lane for lane in r.lanes}
+    lane = lanes.get(f.lane or "")
+    if lane is None:
+        known = ", ".join(sorted(lanes)) or "none"
+        yield FieldError(path, f"unknown lane {f.lane!r} (known lanes: {known})")
+        return
+    if lane.from_ != f.warehouse:
+        yield FieldError(
+            path,
+            f"lane {lane.key!r} starts at {lane.from_!r}, not at the fulfilling warehouse "
+            f"{f.warehouse!r}",
+        )
+    if f.delivery_days < lane.lead_days:
+        yield FieldError(
+            path,
+            f"delivery_days {f.delivery_days} is shorter than lane {lane.key!r}'s "
+            f"{lane.lead_days} lead days",
+        )
 
 
 def _event_problems(r: PlanRequest, skus: set[str], channels: set[str]) -> Iterable[FieldError]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyomo.environ as pyo
 
+from models.data import NetworkData
 from planner.schema import PreviousPlan
 
 if TYPE_CHECKING:
@@ -29,21 +30,40 @@ def first_stage_of(previous: PreviousPlan) -> tuple[Ships, Orders]:
     return ships, orders
 
 
+def order_lane_days(data: NetworkData, previous: PreviousPlan) -> set[tuple[str, int]]:
+    """(lane, day) pairs on which the previous plan's allocations fly orders along a lane (21)."""
+    return {
+        (data.order_lane[a.channel, a.warehouse], a.day)
+        for a in previous.allocations
+        if a.quantity > 0 and (a.channel, a.warehouse) in data.order_lane
+    }
+
+
 def first_stage_fixings(
-    keys_of: Callable[[str], Iterable[Index]], ships: Ships, orders: Orders
+    keys_of: Callable[[str], Iterable[Index]],
+    ships: Ships,
+    orders: Orders,
+    order_days: Collection[tuple[str, int]] = (),
+    open_lanes: Collection[str] = (),
 ) -> dict[str, dict[Index, float]]:
     """Every first-stage variable's value, by family (``ship``, ``use``, ``order``, ``place``)
     and index: the given transfers and orders (0 where none), lane-use and order-placement
-    binaries to match. ``keys_of(family)`` lists the model's indices of a family; lines the
-    model has no variable for (a day now past the horizon) are dropped."""
+    binaries to match (a lane is also used on the ``order_days`` it flies orders, (21); on
+    the ``open_lanes`` a day without transfers is left out, to be decided with the orders).
+    ``keys_of(family)`` lists the model's indices of a family; lines the model has no
+    variable for (a day now past the horizon) are dropped."""
     out: dict[str, dict[Index, float]] = {"ship": {}, "use": {}, "order": {}, "place": {}}
     lane_day: dict[tuple, float] = defaultdict(float)
     for index in keys_of("ship"):
         q = ships.get(index, 0.0)
         lane_day[index[1], index[2]] += q
         out["ship"][index] = q
+    booked = set(order_days)
     for index in keys_of("use"):
-        out["use"][index] = 1.0 if lane_day.get(index, 0.0) > 0 else 0.0
+        used = lane_day.get(index, 0.0) > 0 or index in booked
+        if not used and index[0] in open_lanes:
+            continue
+        out["use"][index] = 1.0 if used else 0.0
     placed: dict[tuple, float] = defaultdict(float)
     for index in keys_of("order"):
         q = orders.get(index, 0.0)
@@ -55,21 +75,25 @@ def first_stage_fixings(
 
 
 def first_stage_values(
-    model: pyo.ConcreteModel, ships: Ships, orders: Orders
+    model: pyo.ConcreteModel, ships: Ships, orders: Orders, open_lanes: Collection[str] = ()
 ) -> Iterator[tuple[pyo.Var, float]]:
     """Every first-stage variable of a Pyomo model with its value (:func:`first_stage_fixings`)."""
-    fixings = first_stage_fixings(lambda name: getattr(model, name), ships, orders)
+    fixings = first_stage_fixings(
+        lambda name: getattr(model, name), ships, orders, open_lanes=open_lanes
+    )
     for name, values in fixings.items():
         component = getattr(model, name)
         for index, value in values.items():
             yield component[index], value
 
 
-def mip_start(built: BuiltModel, previous: PreviousPlan) -> np.ndarray:
+def mip_start(built: BuiltModel, data: NetworkData, previous: PreviousPlan) -> np.ndarray:
     """Start values per matrix column: the previous plan's first stage, NaN for the rest."""
     column = {key: i for i, key in enumerate(built.column_keys())}
     start = np.full(built.matrix.num_cols, np.nan)
-    fixings = first_stage_fixings(built.family_keys, *first_stage_of(previous))
+    fixings = first_stage_fixings(
+        built.family_keys, *first_stage_of(previous), order_lane_days(data, previous)
+    )
     for name, values in fixings.items():
         for index, value in values.items():
             i = column.get((name, index))
@@ -78,7 +102,10 @@ def mip_start(built: BuiltModel, previous: PreviousPlan) -> np.ndarray:
     return start
 
 
-def fix_first_stage(model: pyo.ConcreteModel, ships: Ships, orders: Orders) -> None:
-    """Fix the plan's commitments, for a replay of its recourse."""
-    for var, value in first_stage_values(model, ships, orders):
+def fix_first_stage(
+    model: pyo.ConcreteModel, ships: Ships, orders: Orders, open_lanes: Collection[str] = ()
+) -> None:
+    """Fix the plan's commitments, for a replay of its recourse (booking ``open_lanes`` on a
+    day without transfers stays free: whether to fly orders is decided with them)."""
+    for var, value in first_stage_values(model, ships, orders, open_lanes):
         var.fix(value)

@@ -395,7 +395,7 @@ def test_lane_use_without_shipment() -> None:
     def change(p: dict[str, Any]) -> None:
         p["lane_uses"].append(dict(p["lane_uses"][0], ship_day=1))
 
-    assert_caught(check_plan(request(), mutated(change)), "HOME-HUB-truck", "no transfer ships")
+    assert_caught(check_plan(request(), mutated(change)), "HOME-HUB-truck", "nothing ships")
 
 
 # --- orders --------------------------------------------------------------------------------------
