@@ -128,51 +128,79 @@ def test_live_show_made_infeasible_on_purpose_is_diagnosed() -> None:
 # ---- business decisions, one per SEEDS case ------------------------------------------------
 
 
-def test_live_show_refills_indonesia_blush_by_malaysia_air_not_korea_air() -> None:
-    """SEEDS 1: "with a 3-day delivery promise the system picks Malaysia air".
+def test_live_show_flies_tiktok_orders_from_malaysia_by_air_on_show_day() -> None:
+    """SEEDS 1-2: "with a 3-day delivery promise the system picks Malaysia air".
 
-    Only Indonesia meets tiktok_live's 3-day promise (Malaysia 4 days, Korea direct mail 6),
-    and Indonesia's 1,000 blush are short of the show's TikTok demand (1,100 on show day 3 plus
-    the tail in the optimistic case). Two lanes land blush in Indonesia by the show: Malaysia
-    air (3 days, $2.30 + $120 per shipping day, ship day 0 -> show day 3) and Korea air (2
-    days, $3.10). For the same arrival day a Korea-air unit costs $0.80 more, so every blush
-    landing on show day comes from Malaysia, and Malaysia air carries most of the show's
-    blush. (Korea air may still bring a few units on day 2, which Malaysia air cannot reach:
-    with 60% of Indonesia's stock reserved for the live channels, the everyday channels there
-    sell only 40% of what is on hand.) The palette, held only in Korea, has to fly Korea ->
-    Indonesia.
+    tiktok_live promises 3 days. Indonesia's stock (2 days) and orders flown from Malaysia
+    along the Malaysia -> Indonesia air lane (3 days door to door, $2.30 flight + $1.10 last
+    mile) meet it; Korea direct mail (6 days) does not. Indonesia's 1,000 blush are short of
+    the show's TikTok demand (1,100 on show day 3 in the optimistic case, plus the tail), so on
+    show day the plan flies TikTok blush orders from Malaysia, pays the lane's $120 booking fee
+    that day and keeps the day's flights (transfers and orders) within the lane's 1,500 units.
+    The palette, held only in Korea, has to fly Korea -> Indonesia before the show.
     """
     plan = exact_plan_of("glowup_live_show")
     show_day = 3
-    on_show_day = [t for t in plan["transfers"] if t["arrive_day"] == show_day]
+    for scenario in ("optimistic", "aggressive"):
+        flown = units(
+            plan["order_shipments"],
+            sku="blush",
+            from_="malaysia",
+            to="indonesia",
+            mode="air",
+            ship_day=show_day,
+            scenario=scenario,
+        )
+        assert flown > 0, scenario
+    [use] = [
+        u
+        for u in plan["lane_uses"]
+        if u["lane"] == "malaysia-indonesia-air" and u["ship_day"] == show_day
+    ]
+    assert use["fixed_cost"] == 120 and use["order_units"] > 0
+    assert use["units"] + use["order_units"] <= 1500 + 1e-6
     by_show = [t for t in plan["transfers"] if t["arrive_day"] <= show_day]
-    malaysia_air = units(by_show, sku="blush", from_="malaysia", to="indonesia", mode="air")
-    korea_air = units(by_show, sku="blush", from_="korea", to="indonesia", mode="air")
-    assert units(on_show_day, sku="blush", from_="malaysia", to="indonesia", mode="air") > 0
-    assert units(on_show_day, sku="blush", from_="korea", to="indonesia", mode="air") == 0
-    assert malaysia_air > korea_air
     assert units(by_show, sku="palette", from_="korea", to="indonesia", mode="air") > 0
 
 
-def test_live_show_surge_switches_blush_to_presale_and_offers_what_indonesia_has() -> None:
-    """SEEDS 1, during the show: blush sells 800 in 5 minutes, Indonesia is down to 200; "when
-    live stock is nearly sold out, switch the SKU to presale and lock the next inbound batch";
+def test_live_show_surge_flies_blush_from_malaysia_and_switches_the_rest_to_presale() -> None:
+    """SEEDS 1, during the show: blush sells 800 in 5 minutes, Indonesia is down to 200.
+    "Transfer Malaysia -> Indonesia"; "with a 3-day delivery promise the system picks Malaysia
+    air"; "when live stock is nearly sold out, switch the SKU to presale and lock the next
+    inbound batch"; "cut the allocation to Shopee/Lazada to protect the live channel";
     "Indonesia: 200 left, 1-3 days".
 
     Half an hour of show is left at 2,400 an hour: 1,200 more TikTok orders today (optimistic
-    case), which only Indonesia meets (3-day promise) and no transfer reaches today (Korea air
-    lands on day 2 at the earliest). Indonesia sells down to its 10% buffer (20 units) and the
-    rest switches to presale on the next batch landing there (77 in transit, day 1); the
-    storefront shows Indonesia's 200 less the buffer.
+    case). Indonesia sells down to its 10% buffer (180 sellable). No transfer lands today (Korea
+    air takes 2 days), but an order flown from Malaysia reaches the customer in 3 days: Malaysia
+    (1,083 blush) flies TikTok orders in every scenario and, when the show sells at least the
+    optimistic forecast, sells its blush to the live channels only: today's Lazada and
+    everyday blush orders ship from Korea instead. The
+    rest of the TikTok orders switch to presale on the next batch. The storefront shows
+    Indonesia's 200 less the buffer.
     """
     plan = exact_plan_of("glowup_live_show_surge")
+    for scenario in ("conservative", "optimistic", "aggressive"):
+        flown = units(
+            plan["order_shipments"],
+            sku="blush",
+            from_="malaysia",
+            to="indonesia",
+            mode="air",
+            ship_day=0,
+            scenario=scenario,
+        )
+        assert flown > 0, scenario
+    for scenario in ("optimistic", "aggressive"):  # Malaysia's blush short of the live orders
+        today = [a for a in plan["allocations"] if a["scenario"] == scenario]
+        for channel in ("lazada", "everyday"):
+            assert units(today, sku="blush", warehouse="malaysia", channel=channel, day=0) == 0
+            assert units(today, sku="blush", warehouse="korea", channel=channel, day=0) > 0
     switches = [s for s in plan["presale_switches"] if s["sku"] == "blush"]
     assert any(s["warehouse"] == "indonesia" and s["batch_day"] == 1 for s in switches)
     offers = {o["warehouse"]: o for o in plan["offers"] if o["sku"] == "blush"}
     assert offers["indonesia"]["units"] == 180
     assert offers["indonesia"]["text"] == "indonesia: 180 left, 2-3 days"
-    show_day_lost = units(plan["lost_sales"], sku="blush", channel="tiktok_live", day=0)
-    assert show_day_lost > 0  # no stock anywhere can reach today's TikTok orders in time
     assert all(t["arrive_day"] >= 2 for t in plan["transfers"])
 
 
