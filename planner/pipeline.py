@@ -170,8 +170,10 @@ def solve_in_whole_units(
     # (itself a bound of the whole-unit model) more often than not: then it is optimal within
     # that gap and the whole-unit search is skipped; else it is that search's MIP start.
     started_settle = time.perf_counter()
+    # at most half of what is left: the whole-unit search after it keeps the other half
+    repair_limit = None if remaining is None else remaining / 2
     fixed_built, fixed = _fixed_binaries_in_whole_units(
-        data, solver, decisions, dataclasses.replace(options, time_limit=remaining), build
+        data, solver, decisions, dataclasses.replace(options, time_limit=repair_limit), build
     )
     phases.append(
         {
