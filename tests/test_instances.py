@@ -128,6 +128,19 @@ def test_live_show_made_infeasible_on_purpose_is_diagnosed() -> None:
 # ---- business decisions, one per SEEDS case ------------------------------------------------
 
 
+def blush_flown_from_malaysia(plan: dict[str, Any], day: int, scenario: str) -> float:
+    """Blush orders flown Malaysia -> Indonesia by air on ``day`` in ``scenario``."""
+    return units(
+        plan["order_shipments"],
+        sku="blush",
+        from_="malaysia",
+        to="indonesia",
+        mode="air",
+        ship_day=day,
+        scenario=scenario,
+    )
+
+
 def test_live_show_flies_tiktok_orders_from_malaysia_by_air_on_show_day() -> None:
     """SEEDS 1-2: "with a 3-day delivery promise the system picks Malaysia air".
 
@@ -142,16 +155,7 @@ def test_live_show_flies_tiktok_orders_from_malaysia_by_air_on_show_day() -> Non
     plan = exact_plan_of("glowup_live_show")
     show_day = 3
     for scenario in ("optimistic", "aggressive"):
-        flown = units(
-            plan["order_shipments"],
-            sku="blush",
-            from_="malaysia",
-            to="indonesia",
-            mode="air",
-            ship_day=show_day,
-            scenario=scenario,
-        )
-        assert flown > 0, scenario
+        assert blush_flown_from_malaysia(plan, show_day, scenario) > 0, scenario
     [use] = [
         u
         for u in plan["lane_uses"]
@@ -181,16 +185,7 @@ def test_live_show_surge_flies_blush_from_malaysia_and_switches_the_rest_to_pres
     """
     plan = exact_plan_of("glowup_live_show_surge")
     for scenario in ("conservative", "optimistic", "aggressive"):
-        flown = units(
-            plan["order_shipments"],
-            sku="blush",
-            from_="malaysia",
-            to="indonesia",
-            mode="air",
-            ship_day=0,
-            scenario=scenario,
-        )
-        assert flown > 0, scenario
+        assert blush_flown_from_malaysia(plan, 0, scenario) > 0, scenario
     for scenario in ("optimistic", "aggressive"):  # Malaysia's blush short of the live orders
         today = [a for a in plan["allocations"] if a["scenario"] == scenario]
         for channel in ("lazada", "everyday"):
