@@ -449,6 +449,21 @@ def build_network_plan(
 
     m.demand_met_or_lost = pyo.Constraint(list(data.demand), rule=demand_met_or_lost)
 
+    # orders flown along a lane, by scenario, lane and ship day, for (21)
+    carried: dict[tuple[str, str, int], list] = defaultdict(list)  # (s, l, t)
+    for s, k, w, c, t in serve_index:
+        if (c, w) in data.order_lane:
+            carried[s, data.order_lane[c, w], t].append(m.serve[s, k, w, c, t])
+    for s, k, j, w, c, t in substitute_index:
+        if (c, w) in data.order_lane:
+            carried[s, data.order_lane[c, w], t].append(m.substitute[s, k, j, w, c, t])
+    for s, k, w, c, t in late_index:  # elastic: served late, still along the lane
+        if (c, w) in data.order_lane:
+            carried[s, data.order_lane[c, w], t].append(m.serve_late[s, k, w, c, t])
+    for (s, k, w, c, t), a in presale_day.items():  # leaves w on the batch's day a
+        if (c, w) in data.order_lane:
+            carried[s, data.order_lane[c, w], a].append(m.presold[s, k, w, c, t])
+
     # (4) lane_capacity
     shipped: dict[tuple[str, int], list] = defaultdict(list)
     for k, key, t in ship_index:
@@ -459,7 +474,12 @@ def build_network_plan(
         if lanes[key].fixed_cost > 0 or lanes[key].capacity is not None
     ]
 
-    over_lane_index = [i for i in capacity_index if elastic and lanes[i[0]].capacity is not None]
+    # elastic: a slack per lane and day with a capacity, days that only fly orders (21) too
+    over_lane_index = sorted(
+        {i for i in capacity_index if lanes[i[0]].capacity is not None}
+        | {(key, t) for (_s, key, t) in carried if lanes[key].capacity is not None}
+    )
+    over_lane_index = over_lane_index if elastic else []
     m.over_lane_capacity = pyo.Var(over_lane_index, domain=pyo.NonNegativeReals)
     over_lane_set = set(over_lane_index)
 
@@ -504,17 +524,6 @@ def build_network_plan(
     )
 
     # (21) lane_carries_orders: orders flown along a lane share its capacity and booking fee
-    carried: dict[tuple[str, str, int], list] = defaultdict(list)  # (s, l, t)
-    for s, k, w, c, t in serve_index:
-        if (c, w) in data.order_lane:
-            carried[s, data.order_lane[c, w], t].append(m.serve[s, k, w, c, t])
-    for s, k, j, w, c, t in substitute_index:
-        if (c, w) in data.order_lane:
-            carried[s, data.order_lane[c, w], t].append(m.substitute[s, k, j, w, c, t])
-    for (s, k, w, c, t), a in presale_day.items():  # leaves w on the batch's day a
-        if (c, w) in data.order_lane:
-            carried[s, data.order_lane[c, w], a].append(m.presold[s, k, w, c, t])
-
     def lane_carries_orders(m: pyo.ConcreteModel, s: str, key: str, t: int) -> object:
         load = sum(shipped.get((key, t), [])) + sum(carried[s, key, t])
         over = m.over_lane_capacity[key, t] if (key, t) in over_lane_set else 0
@@ -882,7 +891,7 @@ def _add_event_rules(
             for s, k, w, c, t in m.presold
         )
     )
-    cap_rows = [0] if kappa is not None and ship_index else []
+    cap_rows = [0] if kappa is not None and (ship_index or len(m.use) > 0) else []
     over_cap = slack("over_transfer_cost_cap", cap_rows)
     m.transfer_cost_cap = pyo.Constraint(
         cap_rows,

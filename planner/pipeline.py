@@ -47,6 +47,7 @@ EMPTY_DECISIONS: dict[str, Any] = {
     "stock_levels": [],
     "allocations": [],
     "lost_sales": [],
+    "order_shipments": [],
     "substitutions": [],
     "presales": [],
     "scenarios": [],
@@ -228,12 +229,21 @@ def solve_in_whole_units(
             seconds=result.seconds + fixed.seconds + whole_result.seconds,
         )
         return whole_built, whole_result, phases
-    if whole_result.termination is Termination.infeasible:
+    if whole_result.termination is Termination.infeasible or not fixed.has_solution:
+        # the repair solved the model _settle would solve again, and found nothing in its share
         return whole_built, whole_result, phases
-    settled = _settle(
-        data, solver, decisions, result, whole_result.termination, settle_options, build
+    # the whole-unit search found nothing better: the repair's plan, as _settle would give
+    return (
+        fixed_built,
+        dataclasses.replace(
+            fixed,
+            termination=whole_result.termination,
+            solution=SolutionKind.feasible,
+            best_bound=result.best_bound,
+            seconds=result.seconds + fixed.seconds + whole_result.seconds,
+        ),
+        phases,
     )
-    return (*settled, phases)
 
 
 SETTLE_SECONDS = 30.0
@@ -310,7 +320,9 @@ def keep_previous_if_still_optimal(
     known = set(keys("ship")) | set(keys("order")) | set(keys("serve"))
     if any(key not in known for key in (*ships, *orders, *serves)):
         return None  # the previous plan does not fit this request any more
-    fixed = first_stage_fixings(keys, ships, orders, order_lane_days(data, previous))
+    fixed = first_stage_fixings(
+        keys, ships, orders, order_lane_days(data, previous), data.order_lane_keys()
+    )
     if previous.allocations:
         fixed["serve"] = {index: serves.get(index, 0.0) for index in keys("serve")}
     try:

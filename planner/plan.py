@@ -343,6 +343,9 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
     }
 
 
+ORDER_NOISE = 1e-6  # a flown quantity at most this is solver noise, not a flight (no fee)
+
+
 def _order_shipments(
     data: NetworkData,
     allocations: list[dict[str, Any]],
@@ -358,7 +361,7 @@ def _order_shipments(
     rows += [(x, x["sku"], x["batch_day"]) for x in presales]
     for x, sku, ship_day in rows:
         key = data.order_lane.get((x["channel"], x["warehouse"]))
-        if key is None:
+        if key is None or x["quantity"] <= ORDER_NOISE:
             continue
         lane = lanes[key]
         out.append(

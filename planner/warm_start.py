@@ -31,7 +31,9 @@ def first_stage_of(previous: PreviousPlan) -> tuple[Ships, Orders]:
 
 
 def order_lane_days(data: NetworkData, previous: PreviousPlan) -> set[tuple[str, int]]:
-    """(lane, day) pairs on which the previous plan's allocations fly orders along a lane (21)."""
+    """(lane, day) pairs on which the previous plan's allocations fly orders along a lane (21).
+    A previous plan carries no substitutions or presales: lanes that may fly those are left
+    open on other days (``first_stage_fixings``' ``open_lanes``)."""
     return {
         (data.order_lane[a.channel, a.warehouse], a.day)
         for a in previous.allocations
@@ -92,7 +94,10 @@ def mip_start(built: BuiltModel, data: NetworkData, previous: PreviousPlan) -> n
     column = {key: i for i, key in enumerate(built.column_keys())}
     start = np.full(built.matrix.num_cols, np.nan)
     fixings = first_stage_fixings(
-        built.family_keys, *first_stage_of(previous), order_lane_days(data, previous)
+        built.family_keys,
+        *first_stage_of(previous),
+        order_lane_days(data, previous),
+        data.order_lane_keys(),  # substitutes and presales may fly on other days
     )
     for name, values in fixings.items():
         for index, value in values.items():

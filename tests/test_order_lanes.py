@@ -179,3 +179,55 @@ def test_replaying_a_plan_lets_its_orders_fly() -> None:
     plan = checked(flight_request())
     result = replay(request, FirstStage.of_plan(plan), list(request.scenarios))
     assert result["expected_cost"] == pytest.approx(380)
+
+
+def test_the_transfer_cost_cap_counts_a_fee_paid_only_for_orders() -> None:
+    """Event rule (16) with kappa 0.15 and nothing else: flying 50 orders earns a gross margin
+    of (10 - 5) x 60 = 300 (B's 10 and the 50 flown), so the cap is 45, under the $100 fee:
+    nothing flies even though no stock transfer could ship in a 1-day horizon. Lost live units
+    cost 10 + 25% x 10 = 12.5: cost 10 (B's fulfilment) + 70 x 12.5 = 885."""
+    event = {
+        "emergency_buffer_share": 0,
+        "live_pool_share": None,
+        "cover_days": 0,
+        "transfer_cost_cap_share": 0.15,
+    }
+    capped = flight_request(fee=100, event=event)
+    plan = checked(capped)
+    assert plan["objective"] == pytest.approx(885)
+    assert plan["order_shipments"] == []
+    flown = checked(flight_request(fee=100))  # without the cap the flight pays: 10+150+100+200
+    assert flown["objective"] == pytest.approx(460)
+    problems = check_plan(validate_request(capped), dict(flown, event=plan["event"]))
+    assert any("transfer cost cap broken" in p for p in problems), problems
+
+
+def test_a_lane_overfilled_by_orders_is_diagnosed_as_the_lane() -> None:
+    """Every unit must be served: 80 wanted, B has 10 and the lane flies at most 50, on a day
+    no stock transfer can ship (horizon 1). The diagnosis names the lane, 20 units over."""
+    plan = run(validate_request(flight_request(policy={"serve_all_demand": True})), EXACT)
+    assert plan["status"] == "infeasible"
+    assert any(
+        f["rule"] == "lane_capacity" and f.get("lane") == "A-B-air" and "20 units" in f["message"]
+        for f in plan["diagnosis"]["findings"]
+    ), plan["diagnosis"]["findings"]
+    assert plan["order_shipments"] == []
+
+
+def test_a_plan_that_flies_a_substitute_is_kept_when_still_optimal() -> None:
+    """x sold out at A, its substitute y (share 1) flies along the lane instead: the previous
+    plan carries no substitutions, so the lane day must stay open for the replay to keep it."""
+    request = flight_request()
+    request["skus"].append({"id": "y", "unit_cost": 5, "price": 10, "salvage_value": 0})
+    request["stock"] = [
+        {"sku": "y", "warehouse": "A", "quantity": 100},
+        {"sku": "x", "warehouse": "B", "quantity": 10},
+    ]
+    request["policy"] = {"substitutes": [{"sku": "x", "substitute": "y", "share": 1.0}]}
+    plan = checked(request)
+    assert [(x["sku"], x["quantity"]) for x in plan["order_shipments"]] == [("y", 50.0)]
+    again = dict(
+        request, previous_plan={k: plan[k] for k in ("transfers", "orders", "allocations")}
+    )
+    replanned = run(validate_request(again), EXACT)
+    assert replanned["changes"]["kept_previous_plan"] is True
