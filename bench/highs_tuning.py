@@ -1,4 +1,5 @@
-"""HiGHS with its default options against the project's tuning (``solvers.highs.TUNING``).
+"""HiGHS with its default options against the project's tuning (``solvers.highs.TUNING``, on
+models of at most ``TUNING_MAX_NONZEROS``).
 
 For every instance in instances/ (and optional synthetic sizes), in one process, the pipeline
 (``planner.pipeline.run``, as ``planner solve`` runs it) plans the request ``--repeat`` times

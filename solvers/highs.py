@@ -80,14 +80,16 @@ NO_PLAN_TERMINATIONS = (
 )
 
 
-# The sub-MIP heuristics RINS and RENS off. On the seed instances they took most of the solve
-# after the optimum was already found; elsewhere they changed nothing or slowed the proof.
+# The sub-MIP heuristics RINS and RENS off, on small models (at most TUNING_MAX_NONZEROS).
+# On the seed instances they took most of the solve after the optimum was already found.
 # bench/highs_tuning.py, 2 seeds each, same status and optimum both ways: live show 1.87 s ->
 # 0.80 s, mid-show surge 0.98 -> 0.61, smart home 1.21 -> 0.91, the other instances equal;
-# synthetic 10x3x2x2 95 s (not proven) -> 68 s (optimal), 20x4x3x3 equal at the 120 s limit,
-# 100x5x4x3 the same plan and gap at 150 s. Turning every heuristic off
-# (mip_heuristic_effort 0) is another thing: it made 20x4x3x3 much worse.
+# synthetic 10x3x2x2 (11,700 nonzeros) 95 s (not proven) -> 68 s (optimal); 20x4x3x3 (58,000)
+# equal at the 120 s limit. On 100x5x4x3 (463,000) they pay off late: `planner bench` with a
+# 600 s limit reached 286,678 in the 480 s first phase with them and 287,804 without (twice).
+# Turning every heuristic off (mip_heuristic_effort 0) hurt 20x4x3x3 too.
 TUNING: dict[str, bool] = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False}
+TUNING_MAX_NONZEROS = 20_000
 
 
 class HighsSolver:
@@ -104,8 +106,9 @@ class HighsSolver:
     ) -> SolveResult:
         h = new_highs()
         h.setOptionValue("output_flag", bool(options.verbose))
-        for name, value in TUNING.items():
-            h.setOptionValue(name, value)
+        if model.nonzeros <= TUNING_MAX_NONZEROS:
+            for name, value in TUNING.items():
+                h.setOptionValue(name, value)
         if options.time_limit is not None:
             h.setOptionValue("time_limit", float(options.time_limit))
         if options.mip_gap is not None:
