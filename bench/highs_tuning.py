@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import solvers.highs as highs
+from planner.bench import size_argument
 from planner.pipeline import run
 from planner.schema import PlanRequest
 from planner.synthetic import synthetic_request
@@ -51,12 +52,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=120.0)
-    parser.add_argument("--synthetic", action="append", default=[], metavar="SIZE")
+    parser.add_argument(
+        "--synthetic", action="append", default=[], metavar="SIZE", type=size_argument
+    )
     args = parser.parse_args()
     cases = {p.stem: load_request_file(p) for p in sorted((REPO / "instances").glob("*.json"))}
     for size in args.synthetic:
-        k, w, c, s = (int(x) for x in size.split("x"))
-        cases[f"synthetic {size}"] = validate_request(synthetic_request(k, w, c, s))
+        name = "x".join(str(n) for n in size)
+        cases[f"synthetic {name}"] = validate_request(synthetic_request(*size))
     print(f"{'request':<28} {'HiGHS defaults':>34} | {'TUNING ' + str(highs.TUNING):>34}")
     for name, request in cases.items():
         default = timed(request, {}, args.repeat, args.time_limit)

@@ -177,9 +177,24 @@ def solve_in_child(matrix: MatrixModel, run: Run) -> dict[str, Any]:
     return row
 
 
+def _sizes(text: str) -> list[str]:
+    """--sizes: comma-separated synthetic sizes, each checked (a usage error, not a traceback)."""
+    from planner.bench import size_argument
+
+    sizes = text.split(",")
+    for size in sizes:
+        size_argument(size)
+    return sizes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100x5x4x3")
+    parser.add_argument(
+        "--sizes",
+        default="100x5x4x3",
+        type=_sizes,
+        help="comma-separated, e.g. 100x5x4x3,1000x8x5x3",
+    )
     parser.add_argument("--configs", default="simplex,ipx,ipx-nocross", help="LP configs")
     parser.add_argument("--time-limit", type=float, default=600.0, help="per LP solve")
     parser.add_argument(
@@ -203,7 +218,7 @@ def main() -> int:
         flush=True,
     )
     rows: list[dict[str, Any]] = []
-    for size in args.sizes.split(","):
+    for size in args.sizes:
         matrix, build_seconds = build_matrix(size)
         shape = {
             "columns": matrix.num_cols,

@@ -546,7 +546,8 @@ def write_markdown(path: Path, rows: list[dict[str, Any]], command: str, context
 # ---- command line ---------------------------------------------------------------------------
 
 
-def _size(text: str) -> tuple[int, int, int, int]:
+def size_argument(text: str) -> tuple[int, int, int, int]:
+    """argparse type of a synthetic size ('100x5x4x3'): a usage error, not a traceback."""
     from planner.synthetic import parse_size
 
     try:
@@ -573,7 +574,7 @@ def _limit(text: str) -> Limit:
         raise argparse.ArgumentTypeError(
             f"unknown variant {variant!r} in {text!r}; choose from {', '.join(VARIANTS)}"
         )
-    size = "x".join(map(str, _size(size_part))) if size_part else None
+    size = "x".join(map(str, size_argument(size_part))) if size_part else None
     return size, variant or None, _positive(seconds)
 
 
@@ -620,7 +621,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--size",
-        type=_size,
+        type=size_argument,
         action="append",
         required=True,
         metavar="KxWxCxS",
