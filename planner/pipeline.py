@@ -26,7 +26,7 @@ from planner.promotion import promotion_sections
 from planner.schema import PlanRequest, PreviousPlan
 from planner.uncertainty import expand_scenarios
 from planner.validation import validate_request
-from planner.warm_start import first_stage_fixings, first_stage_of, mip_start, order_lane_days
+from planner.warm_start import first_stage_of, mip_start, previous_fixings
 from solvers import (
     Progress,
     SolutionKind,
@@ -158,10 +158,10 @@ def solve_in_whole_units(
     for (name, index), x in zip(keys, result.x.tolist(), strict=True):
         if name in decisions:
             decisions[name][index] = round(x)
-    settle_options = dataclasses.replace(
-        options, time_limit=SETTLE_SECONDS if options.time_limit is None else remaining
-    )
     if stop_asked:  # no time for a whole-unit search: settle the relaxed answer's decisions
+        settle_options = dataclasses.replace(
+            options, time_limit=SETTLE_SECONDS if options.time_limit is None else remaining
+        )
         settled = _settle(
             data, solver, decisions, result, Termination.interrupted, settle_options, build
         )
@@ -191,15 +191,10 @@ def solve_in_whole_units(
     target_gap = DEFAULT_MIP_GAP if options.mip_gap is None else options.mip_gap
     gap = relative_gap(fixed.objective, result.best_bound) if fixed.has_solution else None
     if gap is not None and gap <= target_gap:
+        seconds = result.seconds + fixed.seconds
         return (
             fixed_built,
-            dataclasses.replace(
-                fixed,
-                termination=Termination.optimal,
-                solution=SolutionKind.optimal,
-                best_bound=result.best_bound,
-                seconds=result.seconds + fixed.seconds,
-            ),
+            _repaired(fixed, result, Termination.optimal, SolutionKind.optimal, seconds),
             phases,
         )
     if options.time_limit is not None:
@@ -233,15 +228,10 @@ def solve_in_whole_units(
         # the repair solved the model _settle would solve again, and found nothing in its share
         return whole_built, whole_result, phases
     # the whole-unit search found nothing better: the repair's plan, as _settle would give
+    seconds = result.seconds + fixed.seconds + whole_result.seconds
     return (
         fixed_built,
-        dataclasses.replace(
-            fixed,
-            termination=whole_result.termination,
-            solution=SolutionKind.feasible,
-            best_bound=result.best_bound,
-            seconds=result.seconds + fixed.seconds + whole_result.seconds,
-        ),
+        _repaired(fixed, result, whole_result.termination, SolutionKind.feasible, seconds),
         phases,
     )
 
@@ -274,15 +264,25 @@ def _settle(
                 seconds=seconds,
             ),
         )
-    return (
-        built,
-        dataclasses.replace(
-            settled,
-            termination=termination,
-            solution=SolutionKind.feasible,
-            best_bound=relaxed.best_bound,
-            seconds=seconds,
-        ),
+    return built, _repaired(settled, relaxed, termination, SolutionKind.feasible, seconds)
+
+
+def _repaired(
+    repair: SolveResult,
+    relaxed: SolveResult,
+    termination: Termination,
+    solution: SolutionKind,
+    seconds: float,
+) -> SolveResult:
+    """The whole-unit repair's answer as the plan's result: the relaxed phase's bound (a bound
+    of the whole-unit model too), the termination and solution kind it is reported with, and
+    the seconds of every phase behind it."""
+    return dataclasses.replace(
+        repair,
+        termination=termination,
+        solution=solution,
+        best_bound=relaxed.best_bound,
+        seconds=seconds,
     )
 
 
@@ -320,9 +320,7 @@ def keep_previous_if_still_optimal(
     known = set(keys("ship")) | set(keys("order")) | set(keys("serve"))
     if any(key not in known for key in (*ships, *orders, *serves)):
         return None  # the previous plan does not fit this request any more
-    fixed = first_stage_fixings(
-        keys, ships, orders, order_lane_days(data, previous), data.order_lane_keys()
-    )
+    fixed = previous_fixings(keys, data, previous)
     if previous.allocations:
         fixed["serve"] = {index: serves.get(index, 0.0) for index in keys("serve")}
     try:

@@ -89,16 +89,25 @@ def first_stage_values(
             yield component[index], value
 
 
+def previous_fixings(
+    keys_of: Callable[[str], Iterable[Index]], data: NetworkData, previous: PreviousPlan
+) -> dict[str, dict[Index, float]]:
+    """:func:`first_stage_fixings` of a previous plan: its transfers and orders, its lanes
+    booked on the days its allocations fly orders, and order lanes open on other days
+    (substitutes and presales may fly then)."""
+    return first_stage_fixings(
+        keys_of,
+        *first_stage_of(previous),
+        order_lane_days(data, previous),
+        data.order_lane_keys(),
+    )
+
+
 def mip_start(built: BuiltModel, data: NetworkData, previous: PreviousPlan) -> np.ndarray:
     """Start values per matrix column: the previous plan's first stage, NaN for the rest."""
     column = {key: i for i, key in enumerate(built.column_keys())}
     start = np.full(built.matrix.num_cols, np.nan)
-    fixings = first_stage_fixings(
-        built.family_keys,
-        *first_stage_of(previous),
-        order_lane_days(data, previous),
-        data.order_lane_keys(),  # substitutes and presales may fly on other days
-    )
+    fixings = previous_fixings(built.family_keys, data, previous)
     for name, values in fixings.items():
         for index, value in values.items():
             i = column.get((name, index))

@@ -92,6 +92,11 @@ TUNING: dict[str, bool] = {"mip_heuristic_run_rins": False, "mip_heuristic_run_r
 TUNING_MAX_NONZEROS = 20_000
 
 
+def tuning_for(model: MatrixModel) -> dict[str, bool]:
+    """The options of TUNING this model gets: all of them when it is small, else none."""
+    return dict(TUNING) if model.nonzeros <= TUNING_MAX_NONZEROS else {}
+
+
 class HighsSolver:
     name = "highs"
 
@@ -106,9 +111,8 @@ class HighsSolver:
     ) -> SolveResult:
         h = new_highs()
         h.setOptionValue("output_flag", bool(options.verbose))
-        if model.nonzeros <= TUNING_MAX_NONZEROS:
-            for name, value in TUNING.items():
-                h.setOptionValue(name, value)
+        for name, value in tuning_for(model).items():
+            h.setOptionValue(name, value)
         if options.time_limit is not None:
             h.setOptionValue("time_limit", float(options.time_limit))
         if options.mip_gap is not None:
