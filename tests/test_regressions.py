@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from conftest import solve
 import planner.pipeline as pipeline
 from planner.evaluate import evaluate
 from planner.validation import validate_request
+from solvers import SolutionKind, SolveOptions, Termination
 
 
 def split_by_scenario(**policy: Any) -> dict[str, Any]:
@@ -168,3 +170,51 @@ def test_diagnosis_prefers_naming_a_late_warehouse_over_dropping_demand() -> Non
     (finding,) = solve(raw)["diagnosis"]["findings"]
     assert finding["rule"] == "promise_respected" and finding["warehouse"] == "A"
     assert finding["units"] == pytest.approx(50)
+
+
+def test_the_quick_repair_leaves_half_the_time_left_to_the_whole_unit_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A 10 s limit: the relaxed phase may use 8 s, the repair then at most half of what is
+    # left (<= 5 s); it had all of it, and the phases ran past the limit (480 + 120 + 60 s of
+    # a 600 s limit at 100x5x4x3).
+    limits: list[float | None] = []
+    original = pipeline._fixed_binaries_in_whole_units
+
+    def recorded(data: Any, solver: str, decisions: Any, options: Any, build: Any = None) -> Any:
+        limits.append(options.time_limit)
+        return original(data, solver, decisions, options, build)
+
+    monkeypatch.setattr(pipeline, "_fixed_binaries_in_whole_units", recorded)
+    plan = pipeline.run(validate_request(fractional_daily_transfers()), SolveOptions(time_limit=10))
+    assert plan["objective"] == pytest.approx(11)
+    assert len(limits) == 1 and limits[0] is not None and 0 < limits[0] <= 5.0
+
+
+def test_a_whole_unit_search_that_finds_nothing_returns_the_repair_without_solving_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The whole-unit search is made to find nothing: the plan is the repair's (11, phase 2),
+    # reported feasible; the binaries-fixed model is not solved a second time.
+    repairs: list[int] = []
+    original_repair = pipeline._fixed_binaries_in_whole_units
+    original_phase = pipeline._solve_phase
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        repairs.append(1)
+        return original_repair(*args, **kwargs)
+
+    def nothing_in_whole_units(*args: Any, **kwargs: Any) -> Any:
+        built, result = original_phase(*args, **kwargs)
+        if args[5]:  # whole_units
+            result = dataclasses.replace(
+                result, termination=Termination.time_limit, solution=SolutionKind.none, x=None
+            )
+        return built, result
+
+    monkeypatch.setattr(pipeline, "_fixed_binaries_in_whole_units", counted)
+    monkeypatch.setattr(pipeline, "_solve_phase", nothing_in_whole_units)
+    plan = pipeline.run(validate_request(fractional_daily_transfers()))
+    assert plan["status"] == "feasible"
+    assert plan["objective"] == pytest.approx(11)
+    assert repairs == [1]

@@ -363,3 +363,16 @@ def test_instances_agree_across_backends(path: Path) -> None:
         assert plan["best_bound"] is not None
         for other, value in objectives.items():
             assert plan["best_bound"] <= value + tol, (name, other, plan["best_bound"], value)
+
+
+def test_highs_tuning_applies_to_small_models_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RINS/RENS off only up to TUNING_MAX_NONZEROS (they pay off late on large models)."""
+    import solvers.highs as highs
+
+    assert TINY_LP.nonzeros <= highs.TUNING_MAX_NONZEROS
+    assert highs.tuning_for(TINY_LP) == {
+        "mip_heuristic_run_rins": False,
+        "mip_heuristic_run_rens": False,
+    }
+    monkeypatch.setattr(highs, "TUNING_MAX_NONZEROS", TINY_LP.nonzeros - 1)
+    assert highs.tuning_for(TINY_LP) == {}
