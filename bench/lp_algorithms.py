@@ -195,16 +195,24 @@ def main() -> int:
         type=_sizes,
         help="comma-separated, e.g. 100x5x4x3,1000x8x5x3",
     )
-    parser.add_argument("--configs", default="simplex,ipx,ipx-nocross", help="LP configs")
+    parser.add_argument(
+        "--configs", default="simplex,ipx,ipx-nocross", help="LP configs ('' for none)"
+    )
     parser.add_argument("--time-limit", type=float, default=600.0, help="per LP solve")
     parser.add_argument(
         "--mip", type=float, default=0.0, help="also run the first-phase MIP this many seconds"
     )
+    parser.add_argument("--mip-configs", default="simplex,ipx", help="MIP configs, with --mip")
     args = parser.parse_args()
-    configs = args.configs.split(",")
-    unknown = sorted(set(configs) - set(LP_CONFIGS))
-    if unknown:
-        parser.error(f"unknown configs {unknown}; choose from {sorted(LP_CONFIGS)}")
+    configs = args.configs.split(",") if args.configs else []
+    mip_configs = args.mip_configs.split(",")
+    for option, chosen, known in (
+        ("--configs", configs, LP_CONFIGS),
+        ("--mip-configs", mip_configs, MIP_CONFIGS),
+    ):
+        unknown = sorted(set(chosen) - set(known))
+        if unknown:
+            parser.error(f"{option}: unknown configs {unknown}; choose from {sorted(known)}")
     from solvers.highs import new_highs
 
     print(
@@ -229,7 +237,7 @@ def main() -> int:
         }
         runs = [Run(size, "lp", c, LP_CONFIGS[c], args.time_limit) for c in configs]
         if args.mip > 0:
-            runs += [Run(size, "mip", c, o, args.mip) for c, o in MIP_CONFIGS.items()]
+            runs += [Run(size, "mip", c, MIP_CONFIGS[c], args.mip) for c in mip_configs]
         for run in runs:
             row = {"size": size, "problem": run.problem, "config": run.config, **shape}
             row.update(solve_in_child(matrix, run))
@@ -237,14 +245,21 @@ def main() -> int:
             rows.append(row)
             print(json.dumps(row), flush=True)
         del matrix
-    print("\n| size | problem | config | status | seconds | objective | root s | peak MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| size | problem | config | status | seconds | objective | root bound | bound | gap "
+        "| root s | peak MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def number(value: float | None, spec: str = ",.1f") -> str:
+        return "-" if value is None else format(value, spec)
+
     for r in rows:
-        objective = r.get("objective")
         print(
             f"| {r['size']} | {r['problem']} | {r['config']} | {r['status']} "
-            f"| {r.get('seconds', '-')} "
-            f"| {'-' if objective is None else f'{objective:,.1f}'} "
+            f"| {r.get('seconds', '-')} | {number(r.get('objective'))} "
+            f"| {number(r.get('root_bound'))} | {number(r.get('dual_bound'))} "
+            f"| {number(r.get('gap'), '.2%')} "
             f"| {r.get('root_seconds') or '-'} | {r.get('peak_mb', '-')} |"
         )
     return 0
