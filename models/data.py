@@ -19,6 +19,11 @@ class LaneData:
     unit_cost: float
     fixed_cost: float
     capacity: float | None
+    booked_days: frozenset[int] = frozenset()  # fee already paid on these days
+
+    def fee(self, t: int) -> float:
+        """F_lt: the fixed cost of shipping on day t, none on a day already booked."""
+        return 0.0 if t in self.booked_days else self.fixed_cost
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ Sets
 
 Parameters
     I0_kw initial stock, R_kwt stock in transit arriving on day t, D_skct demand,
-    pi_s scenario probability, lead_l, c_l unit transfer cost, F_l fixed cost per ship day,
+    pi_s scenario probability, lead_l, c_l unit transfer cost, F_l fixed cost per ship day
+    (F_lt = F_l, or 0 on a day t in B_l, the lane's days already booked and paid: sunk),
     U_l lane capacity per ship day, lead_p, c_pk purchase cost, F_p fixed cost per order day,
     m_p minimum order, Q_p capacity per order day, (a, b, Q) capacity windows of p,
     f_cw fulfilment cost, h_w holding cost per unit-day, V_w warehouse capacity,
@@ -30,7 +31,7 @@ Variables (second stage, per scenario)
     stock_skwt  >= 0   end-of-day stock
 
 Objective
-    min  sum_lt F_l use_lt + sum_klt c_l ship_klt + sum_pt F_p place_pt + sum_pkwt c_pk order_pkwt
+    min  sum_lt F_lt use_lt + sum_klt c_l ship_klt + sum_pt F_p place_pt + sum_pkwt c_pk order_pkwt
          + sum_s pi_s [ sum f_cw serve_skwct + sum h_w stock_skwt + sum pen_k lost_skct
                         - sum_kw v_k stock_skw(H-1) ]
 
@@ -78,7 +79,7 @@ Promotion rules (only with an event in the request; SEEDS.md sections 1 and 5)
         live channels may sell all of it)
     Live priority: a lost unit of a live channel costs pen_k + rho price_k (rho = 25%), so
         marketplaces yield to the live channel when stock is short.
-    (16) transfer_cost_cap:  sum F_l use_lt + sum c_l ship_klt <= kappa E[gross margin], with
+    (16) transfer_cost_cap:  sum F_lt use_lt + sum c_l ship_klt <= kappa E[gross margin], with
         E[gross margin] = sum_s pi_s [sum g_k serve_skwct + g_j sub_skjwct
         + (g_k - delta_k)^+ presold_skwct], g_k = (price_k - cost_k)^+   (kappa = 15-20%)
     (17) response_tier_transfers[k,l,t]:  ship_klt <= 0 when c_l > r_T price_k, or r_T = 0,
@@ -614,7 +615,7 @@ def build_network_plan(
     # ---- objective --------------------------------------------------------------------------
     last = horizon - 1
     m.first_stage_cost = pyo.Expression(
-        expr=sum(lanes[key].fixed_cost * m.use[key, t] for key, t in use_index)
+        expr=sum(lanes[key].fee(t) * m.use[key, t] for key, t in use_index)
         + sum(lanes[key].unit_cost * m.ship[k, key, t] for k, key, t in ship_index)
         + sum(suppliers[pid].order_fixed_cost * m.place[pid, t] for pid, t in place_index)
         + sum(suppliers[pid].unit_cost[k] * m.order[pid, k, w, t] for pid, k, w, t in order_index)
@@ -872,7 +873,7 @@ def _add_event_rules(
 
     # (16) transfer_cost_cap: transfers cost at most kappa x the expected gross margin
     kappa = data.transfer_cost_cap_share
-    transfer_cost = sum(lanes[key].fixed_cost * m.use[key, t] for key, t in m.use) + sum(
+    transfer_cost = sum(lanes[key].fee(t) * m.use[key, t] for key, t in m.use) + sum(
         lanes[key].unit_cost * m.ship[k, key, t] for k, key, t in ship_index
     )
     margin = (

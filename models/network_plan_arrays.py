@@ -346,7 +346,8 @@ def build_network_arrays(
     use_t = np.concatenate(
         [np.arange(ship_days[li], dtype=int64) for li in fixed_lanes] or [np.zeros(0, int64)]
     )
-    family("use", (lane_keys, None), (use_l, use_t), 0.0, 1.0, lane_fixed[use_l], True)
+    fee = np.array([[lane.fee(t) for t in range(H)] for lane in lanes]).reshape(len(lanes), H)
+    family("use", (lane_keys, None), (use_l, use_t), 0.0, 1.0, fee[use_l, use_t], True)
     use_pos = np.full((len(lanes), H), -1, dtype=int64)  # (lane, t) -> position in use
     use_pos[use_l, use_t] = np.arange(use_l.size)
 

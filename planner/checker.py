@@ -678,8 +678,13 @@ def check_lane_uses(facts: Facts) -> Iterable[str]:
         for attr, want in (("from", lane.from_), ("to", lane.to), ("mode", lane.mode.value)):
             if use[attr] != want:
                 yield f"{name}: {attr} is {use[attr]!r} but the lane has {want!r}"
-        if not facts.close(use["fixed_cost"], lane.fixed_cost):
-            yield f"{name}: fixed_cost {use['fixed_cost']} != lane fixed cost {lane.fixed_cost}"
+        fee = lane.fee_on(use["ship_day"])
+        if not facts.close(use["fixed_cost"], fee):
+            yield f"{name}: fixed_cost {use['fixed_cost']} != the lane's fee that day {fee}"
+        if "booked" in use and use["booked"] != (use["ship_day"] in lane.booked_days):
+            yield f"{name}: booked is {use['booked']} but the lane's booked days are " + str(
+                list(lane.booked_days)
+            )
         if (use["capacity"] is None) != (lane.capacity is None) or (
             lane.capacity is not None and not facts.close(use["capacity"], lane.capacity)
         ):
@@ -1123,10 +1128,10 @@ def check_stock_levels(facts: Facts) -> Iterable[str]:
 def first_stage_costs(facts: Facts) -> dict[str, float]:
     """Transfer and order costs: the same in every scenario."""
     costs = dict.fromkeys(FIRST_STAGE_COSTS, 0.0)
-    for key, _day in lane_days_used(facts):
+    for key, day in lane_days_used(facts):
         lane = facts.lanes.get(key)
         if lane is not None:
-            costs["transfer_fixed"] += lane.fixed_cost
+            costs["transfer_fixed"] += lane.fee_on(day)
     for t in facts.rows("transfers"):
         lane = facts.lanes.get(t["lane"])
         if lane is not None:

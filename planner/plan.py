@@ -223,7 +223,8 @@ def extract_plan(data: NetworkData, model: pyo.ConcreteModel) -> dict[str, Any]:
             "units": lane_units.get((key, t), 0),
             "order_units": max(order_units.get((key, t), {}).values(), default=0.0),
             "capacity": lanes[key].capacity,
-            "fixed_cost": lanes[key].fixed_cost,
+            "fixed_cost": lanes[key].fee(t),
+            "booked": t in lanes[key].booked_days,
         }
         for key, t in sorted(lane_units.keys() | order_units.keys(), key=lambda i: (i[1], i[0]))
     ]

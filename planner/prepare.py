@@ -207,6 +207,7 @@ def network_data(request: PlanRequest) -> NetworkData:
                 unit_cost=lane.unit_cost,
                 fixed_cost=lane.fixed_cost,
                 capacity=lane.capacity,
+                booked_days=frozenset(lane.booked_days),
             )
             for lane in request.lanes
         ),

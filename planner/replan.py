@@ -20,6 +20,9 @@ day d + D of the old one. Concretely:
   omitted only at D = 0 (the request's stock is then used).
 - in transit (unless the state lists it): the request's in-transit rows arriving on or after
   D, plus the plan's transfers and orders shipped before D that arrive on or after D.
+- lane bookings: a lane's ``booked_days`` are re-based, and the lanes booked for D (the
+  state's ``lanes_booked_today``, else the lanes the plan uses on D, bookings being made ahead
+  of the flight) are booked on the new day 0: their fee is paid and not charged again;
 - the plan's transfers, orders and allocations on or after D become ``previous_plan``;
   supplier capacity windows are cut at D, less what the plan ordered in them before D.
 
@@ -43,6 +46,7 @@ from planner.schema import (
     Event,
     Id,
     InTransitRow,
+    Lane,
     PlanRequest,
     PreviousPlan,
     Quantity,
@@ -106,6 +110,11 @@ class LiveState(_State):
         default_factory=list,
         description="Live sales rate per SKU x channel: the rest of as_of_day's demand is "
         "units_per_hour x hours_left.",
+    )
+    lanes_booked_today: list[Id] | None = Field(
+        default=None,
+        description="Lanes already booked for as_of_day: their fixed cost is paid and not "
+        "charged again today. Default: the lanes the plan uses on as_of_day.",
     )
 
 
@@ -175,6 +184,9 @@ def _state_problems(
             yield from unknown("sku", skus, item.sku, f"$.{name}[{i}].sku")
             yield from unknown("warehouse", warehouses, item.warehouse, f"$.{name}[{i}].warehouse")
     yield from duplicates([(r.sku, r.warehouse) for r in state.stock or []], "$.stock")
+    lanes = {lane.key for lane in request.lanes}
+    for i, key in enumerate(state.lanes_booked_today or []):
+        yield from unknown("lane", lanes, key, f"$.lanes_booked_today[{i}]")
     for i, arriving in enumerate(state.in_transit or []):
         if not day <= arriving.arrival_day < horizon:
             yield FieldError(
@@ -266,9 +278,34 @@ def validate_plan(raw: Any, request: PlanRequest) -> PreviousPlan:
         ):
             if value not in known:
                 problems.append(FieldError(f"$.orders[{i}].{field}", f"unknown {field} {value!r}"))
+    uses = raw.get("lane_uses") or []
+    if not isinstance(uses, list):
+        problems.append(FieldError("$.lane_uses", "must be a list of lane uses"))
+        uses = []
+    for i, use in enumerate(uses):
+        if not isinstance(use, dict):
+            problems.append(FieldError(f"$.lane_uses[{i}]", "must be an object"))
+            continue
+        if use.get("lane") not in lanes:
+            problems.append(
+                FieldError(f"$.lane_uses[{i}].lane", f"unknown lane {use.get('lane')!r}")
+            )
+        day = use.get("ship_day")
+        if not isinstance(day, int) or isinstance(day, bool) or day < 0:
+            problems.append(FieldError(f"$.lane_uses[{i}].ship_day", f"not a day: {day!r}"))
     if problems:
         raise RequestError(problems, PLAN)
     return commitments
+
+
+def lanes_used_on(plan: dict[str, Any], day: int) -> set[str]:
+    """The lanes a plan ships on, or flies orders along, on ``day`` (its ``lane_uses``)."""
+    uses = plan.get("lane_uses") or []
+    return {
+        use.get("lane")
+        for use in uses
+        if isinstance(use, dict) and use.get("ship_day") == day and isinstance(use.get("lane"), str)
+    }
 
 
 # ---- re-basing --------------------------------------------------------------------------------
@@ -298,8 +335,27 @@ def apply_state(request: PlanRequest, plan: dict[str, Any], state: LiveState) ->
             "suppliers": [_rebased_supplier(p, commitments, day) for p in request.suppliers],
             "previous_plan": _remaining(commitments, day),
             "event": _rebased_event(request.event, day),
+            "lanes": _rebased_lanes(request, plan, state),
         }
     )
+
+
+def _rebased_lanes(request: PlanRequest, plan: dict[str, Any], state: LiveState) -> list[Lane]:
+    """The lanes with their booked days re-based, and today's bookings (the state's, else the
+    plan's lane uses on as_of_day) booked on the new day 0: their fee is already paid."""
+    day = state.as_of_day
+    today = (
+        set(state.lanes_booked_today)
+        if state.lanes_booked_today is not None
+        else lanes_used_on(plan, day)
+    )
+    lanes = []
+    for lane in request.lanes:
+        booked = {d - day for d in lane.booked_days if d >= day} | (
+            {0} if lane.key in today else set()
+        )
+        lanes.append(lane.model_copy(update={"booked_days": tuple(sorted(booked))}))
+    return lanes
 
 
 def _rebased_event(event: Event | None, day: int) -> Event | None:

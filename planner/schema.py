@@ -158,12 +158,21 @@ class Lane(_Strict):
     capacity: Quantity | None = Field(
         default=None, description="Units per shipping day; none = unlimited."
     )
+    booked_days: tuple[Day, ...] = Field(
+        default=(),
+        description="Days already booked and paid for (e.g. today's flight during a live "
+        "replan): the fixed cost is sunk and not charged again on those days.",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @property
     def key(self) -> str:
         return self.id or f"{self.from_}-{self.to}-{self.mode.value}"
+
+    def fee_on(self, day: int) -> float:
+        """The fixed cost of shipping on ``day``: none on a day already booked."""
+        return 0.0 if day in self.booked_days else self.fixed_cost
 
 
 class Fulfilment(_Strict):

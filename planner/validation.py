@@ -165,6 +165,10 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
         yield from unknown("warehouse", warehouses, lane.to, f"{base}.to")
         if lane.from_ == lane.to:
             yield FieldError(f"{base}.to", f"a lane cannot go from warehouse {lane.to!r} to itself")
+        for j, day in enumerate(lane.booked_days):
+            yield from in_horizon(day, f"{base}.booked_days[{j}]")
+            if day in lane.booked_days[:j]:
+                yield FieldError(f"{base}.booked_days[{j}]", f"day {day} is listed twice")
 
     for i, ch in enumerate(r.channels):
         base = f"$.channels[{i}]"

@@ -119,6 +119,13 @@ def with_pools_and_premiums(data: NetworkData) -> NetworkData:
     )
 
 
+def with_booked_days(raw: dict[str, Any]) -> dict[str, Any]:
+    """Every other lane booked ahead on days 0 and 2: no fee on those days."""
+    for lane in raw["lanes"][::2]:
+        lane["booked_days"] = [0, 2]
+    return raw
+
+
 def cases() -> list[Any]:
     out = []
     for path in INSTANCES:
@@ -142,6 +149,10 @@ def cases() -> list[Any]:
         pytest.param(
             lambda: with_pools_and_premiums(data_of(synthetic_request(6, 3, 4, 2, seed=3))),
             id="pools-and-premiums",
+        ),
+        pytest.param(
+            lambda: data_of(with_booked_days(synthetic_request(8, 3, 3, 2, seed=4))),
+            id="booked-days",
         ),
     ]
     return out
@@ -251,7 +262,7 @@ def test_arrays_build_the_pyomo_model(make: Any, whole_units: bool) -> None:
             assert b.objective == pytest.approx(a.objective, rel=1e-9, abs=1e-9)
 
 
-@pytest.mark.parametrize("make", cases()[-6:-1])
+@pytest.mark.parametrize("make", cases()[-7:-2])
 def test_arrays_fix_variables_as_pyomo_does(make: Any) -> None:
     """Fixed binaries (the quick whole-unit repair) and a fixed first stage (keeping the
     previous plan): fixed columns leave the matrix, their values move into the bounds."""
@@ -312,6 +323,7 @@ PLANS = [
     ),
     pytest.param(hand_solved_request, id="hand-solved"),
     pytest.param(newsvendor_with_every_rule, id="every-core-rule"),
+    pytest.param(lambda: with_booked_days(synthetic_request(4, 2, 2, 2, seed=5)), id="booked-days"),
 ]
 
 
