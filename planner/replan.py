@@ -21,8 +21,9 @@ day d + D of the old one. Concretely:
 - in transit (unless the state lists it): the request's in-transit rows arriving on or after
   D, plus the plan's transfers and orders shipped before D that arrive on or after D.
 - lane bookings: a lane's ``booked_days`` are re-based, and the lanes booked for D (the
-  state's ``lanes_booked_today``, else the lanes the plan uses on D, bookings being made ahead
-  of the flight) are booked on the new day 0: their fee is paid and not charged again;
+  state's ``lanes_booked_today``, else for D > 0 the lanes the plan ships on or flies orders
+  along on D, bookings being made ahead of the flight) are booked on the new day 0 as well:
+  their fee is paid and not charged again;
 - the plan's transfers, orders and allocations on or after D become ``previous_plan``;
   supplier capacity windows are cut at D, less what the plan ordered in them before D.
 
@@ -114,7 +115,8 @@ class LiveState(_State):
     lanes_booked_today: list[Id] | None = Field(
         default=None,
         description="Lanes already booked for as_of_day: their fixed cost is paid and not "
-        "charged again today. Default: the lanes the plan uses on as_of_day.",
+        "charged again today (added to the request's own booked_days). Default: none on day "
+        "0; after day 0, the lanes the plan uses on as_of_day (booked ahead of the flight).",
     )
 
 
@@ -185,8 +187,12 @@ def _state_problems(
             yield from unknown("warehouse", warehouses, item.warehouse, f"$.{name}[{i}].warehouse")
     yield from duplicates([(r.sku, r.warehouse) for r in state.stock or []], "$.stock")
     lanes = {lane.key for lane in request.lanes}
+    booked: set[str] = set()
     for i, key in enumerate(state.lanes_booked_today or []):
         yield from unknown("lane", lanes, key, f"$.lanes_booked_today[{i}]")
+        if key in booked:
+            yield FieldError(f"$.lanes_booked_today[{i}]", f"lane {key!r} is listed twice")
+        booked.add(key)
     for i, arriving in enumerate(state.in_transit or []):
         if not day <= arriving.arrival_day < horizon:
             yield FieldError(
@@ -286,7 +292,7 @@ def validate_plan(raw: Any, request: PlanRequest) -> PreviousPlan:
         if not isinstance(use, dict):
             problems.append(FieldError(f"$.lane_uses[{i}]", "must be an object"))
             continue
-        if use.get("lane") not in lanes:
+        if not isinstance(use.get("lane"), str) or use["lane"] not in lanes:
             problems.append(
                 FieldError(f"$.lane_uses[{i}].lane", f"unknown lane {use.get('lane')!r}")
             )
@@ -335,20 +341,26 @@ def apply_state(request: PlanRequest, plan: dict[str, Any], state: LiveState) ->
             "suppliers": [_rebased_supplier(p, commitments, day) for p in request.suppliers],
             "previous_plan": _remaining(commitments, day),
             "event": _rebased_event(request.event, day),
-            "lanes": _rebased_lanes(request, plan, state),
+            "lanes": _rebased_lanes(request, plan, commitments, state),
         }
     )
 
 
-def _rebased_lanes(request: PlanRequest, plan: dict[str, Any], state: LiveState) -> list[Lane]:
-    """The lanes with their booked days re-based, and today's bookings (the state's, else the
-    plan's lane uses on as_of_day) booked on the new day 0: their fee is already paid."""
+def _rebased_lanes(
+    request: PlanRequest, plan: dict[str, Any], commitments: PreviousPlan, state: LiveState
+) -> list[Lane]:
+    """The lanes with their booked days re-based, and today's bookings booked on the new day 0
+    (their fee is already paid): the state's ``lanes_booked_today``, else, after day 0, the
+    lanes the plan ships on or flies orders along on as_of_day (booked ahead of the flight).
+    A replan on day 0 itself books nothing by default: its plan was made that day."""
     day = state.as_of_day
-    today = (
-        set(state.lanes_booked_today)
-        if state.lanes_booked_today is not None
-        else lanes_used_on(plan, day)
-    )
+    if state.lanes_booked_today is not None:
+        today = set(state.lanes_booked_today)
+    elif day > 0:
+        shipped = {x.lane for x in commitments.transfers if x.ship_day == day and x.quantity > 0}
+        today = lanes_used_on(plan, day) | shipped
+    else:
+        today = set()
     lanes = []
     for lane in request.lanes:
         booked = {d - day for d in lane.booked_days if d >= day} | (

@@ -12,9 +12,15 @@ counted from day 0 (the first day of the plan) to ``horizon_days - 1``.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 SignedMoney = Annotated[float, Field(allow_inf_nan=False)]
@@ -160,11 +166,21 @@ class Lane(_Strict):
     )
     booked_days: tuple[Day, ...] = Field(
         default=(),
+        max_length=366,
         description="Days already booked and paid for (e.g. today's flight during a live "
         "replan): the fixed cost is sunk and not charged again on those days.",
     )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_bookings(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """No ``booked_days`` key when nothing is booked: a lane dumps (and fingerprints) as
+        it did before the field existed."""
+        out = handler(self)
+        if isinstance(out, dict) and not self.booked_days:
+            out.pop("booked_days", None)
+        return out
 
     @property
     def key(self) -> str:

@@ -165,10 +165,12 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
         yield from unknown("warehouse", warehouses, lane.to, f"{base}.to")
         if lane.from_ == lane.to:
             yield FieldError(f"{base}.to", f"a lane cannot go from warehouse {lane.to!r} to itself")
+        booked: set[int] = set()
         for j, day in enumerate(lane.booked_days):
             yield from in_horizon(day, f"{base}.booked_days[{j}]")
-            if day in lane.booked_days[:j]:
+            if day in booked:
                 yield FieldError(f"{base}.booked_days[{j}]", f"day {day} is listed twice")
+            booked.add(day)
 
     for i, ch in enumerate(r.channels):
         base = f"$.channels[{i}]"

@@ -60,6 +60,22 @@ def test_an_unbooked_day_still_pays_the_fee() -> None:
     assert uses == {0: (20, False), 1: (0, True)}
 
 
+def test_the_transfer_cost_cap_leaves_out_a_booked_fee() -> None:
+    """tests/test_order_lanes.py's capped case: rule (16) with kappa 0.15 caps transfer costs
+    at 0.15 x (10 - 5) x 60 = 45, under the $100 fee, so nothing flies there (885). With the
+    day booked the fee is spent already and the cap counts nothing: the 50 fly, and the 20
+    lost live units cost 12.5 each: 10 + 50 x 3 + 20 x 12.5 = 410."""
+    event = {
+        "emergency_buffer_share": 0,
+        "live_pool_share": None,
+        "cover_days": 0,
+        "transfer_cost_cap_share": 0.15,
+    }
+    plan = checked(booked(flight_request(fee=100, event=event), [0]))
+    assert plan["objective"] == pytest.approx(410)
+    assert sum(x["quantity"] for x in plan["order_shipments"]) == pytest.approx(50)
+
+
 def test_the_checker_charges_the_fee_of_an_unbooked_day() -> None:
     request = booked(flight_request(fee=600), [0])
     plan = checked(request)
@@ -128,8 +144,40 @@ def test_a_state_booking_an_unknown_lane_is_rejected() -> None:
         validate_state({"as_of_day": 1, "stock": [], "lanes_booked_today": ["A-C-air"]}, request)
     [error] = caught.value.errors
     assert error.path == "$.lanes_booked_today[0]" and "A-C-air" in error.reason
-    bad = {**plan, "lane_uses": [{"lane": "nowhere", "ship_day": "today"}]}
+    twice = {"as_of_day": 1, "stock": [], "lanes_booked_today": ["A-B-air", "A-B-air"]}
+    with pytest.raises(RequestError) as caught:
+        validate_state(twice, request)
+    [error] = caught.value.errors
+    assert error.path == "$.lanes_booked_today[1]" and "listed twice" in error.reason
+    bad = {
+        **plan,
+        "lane_uses": [
+            {"lane": "nowhere", "ship_day": "today"},
+            {"lane": ["A-B-air"], "ship_day": 0},
+        ],
+    }
     with pytest.raises(RequestError) as caught:
         validate_plan(bad, request)
     fields = {e.path for e in caught.value.errors}
-    assert fields == {"$.lane_uses[0].lane", "$.lane_uses[0].ship_day"}
+    assert fields == {"$.lane_uses[0].lane", "$.lane_uses[0].ship_day", "$.lane_uses[1].lane"}
+
+
+def test_a_replan_on_day_0_books_nothing_by_default() -> None:
+    """The plan was made on day 0: its day-0 flights are not booked yet, so an unchanged
+    state replans at the plan's own cost (380 + 470 = 850), day 0's $20 fee included."""
+    request = validate_request(two_day_show())
+    plan = run(request, EXACT)
+    state = validate_state({}, request, plan)
+    assert apply_state(request, plan, state).lanes[0].booked_days == ()
+    assert plan["objective"] == pytest.approx(850)
+    assert replan(request, plan, state, EXACT)["objective"] == pytest.approx(850)
+
+
+def test_a_plan_without_lane_uses_books_the_lanes_it_transfers_on() -> None:
+    request = validate_request(two_day_show())
+    plan = run(request, EXACT)
+    transfer = {"sku": "x", "lane": "A-B-air", "ship_day": 1, "quantity": 5}
+    older = {"transfers": [transfer], "orders": [], "allocations": []}
+    state = validate_state({"as_of_day": 1, "stock": []}, request, older)
+    assert apply_state(request, older, state).lanes[0].booked_days == (0,)
+    assert apply_state(request, plan, state).lanes[0].booked_days == (0,)  # from lane_uses

@@ -190,7 +190,10 @@ def test_apply_state_rebases_the_request_on_the_live_state() -> None:
     # ordered on day 0 used up.
     window = rebased.suppliers[0].capacity_windows[0]
     assert (window.start_day, window.end_day, window.capacity) == (0, 2, 70)
-    assert rebased.lanes == request.lanes and rebased.channels == request.channels
+    # The plan ships 7 units on the lane on day 1: booked ahead, its fee is paid.
+    assert [lane.booked_days for lane in rebased.lanes] == [(0,)]
+    assert [lane.model_copy(update={"booked_days": ()}) for lane in rebased.lanes] == request.lanes
+    assert rebased.channels == request.channels
     # The re-based request is a valid request in its own right.
     assert validate_request(rebased.model_dump(mode="json", by_alias=True)) == rebased
 
