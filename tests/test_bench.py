@@ -212,3 +212,29 @@ def test_an_unknown_formulation_is_refused() -> None:
     data = network_data(validate_request(two_warehouse_request()))
     with pytest.raises(ValueError, match="unknown formulation 'tight'"):
         build_network_plan(data, formulation="tight")
+
+
+def _lp_algorithms(*args: str) -> subprocess.CompletedProcess[str]:
+    script = Path(__file__).resolve().parents[1] / "bench" / "lp_algorithms.py"
+    return subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_lp_algorithms_refuses_an_unknown_mip_config_naming_the_option() -> None:
+    proc = _lp_algorithms("--sizes", "1x2x1x1", "--mip", "5", "--mip-configs", "simplex,bogus")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "--mip-configs: unknown configs ['bogus']" in proc.stderr
+
+
+def test_lp_algorithms_runs_only_the_chosen_configs_and_reports_the_mip_gap() -> None:
+    """One SKU on 2 warehouses: the MIP is proven optimal, so its gap is within HiGHS's 1e-4."""
+    proc = _lp_algorithms(
+        "--sizes", "1x2x1x1", "--configs", "", "--mip", "30", "--mip-configs", "simplex"
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")][1:]
+    assert [(r["problem"], r["config"]) for r in rows] == [("mip", "simplex")]
+    assert rows[0]["status"] == "Optimal" and rows[0]["gap"] <= 1e-4
+    assert rows[0]["dual_bound"] == pytest.approx(rows[0]["objective"], rel=1e-4)
+    assert "| root bound | bound | gap |" in proc.stdout
