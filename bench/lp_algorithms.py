@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
+from planner.bench import high_water_mb
 from solvers.matrix import MatrixModel
 
 # HiGHS options per configuration, on top of threads=1, output off, the time limit.
@@ -78,18 +79,6 @@ def build_matrix(size: str) -> tuple[MatrixModel, float]:
     request, _ = expand_scenarios(validate_request(synthetic_request(*parse_size(size))))
     matrix = build_network_arrays(network_data(request), whole_units=False).matrix
     return matrix, time.perf_counter() - started
-
-
-def high_water_mb() -> float:
-    """This process's peak resident memory (Linux ``VmHWM``), 0 where unknown."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def solve(matrix: MatrixModel, run: Run) -> dict[str, Any]:
@@ -135,7 +124,7 @@ def solve(matrix: MatrixModel, run: Run) -> dict[str, Any]:
         "ipm_iterations": int(info.ipm_iteration_count),
         "crossover_iterations": int(info.crossover_iteration_count),
         "pdlp_iterations": int(info.pdlp_iteration_count),
-        "peak_mb": round(high_water_mb()),
+        "peak_mb": round(high_water_mb() or 0.0),
     }
     if run.problem == "mip":
         bound = float(info.mip_dual_bound)

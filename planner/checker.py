@@ -584,9 +584,7 @@ def check_transfers_use_lanes(facts: Facts) -> Iterable[str]:
         if lane is None:
             yield f"{name}: no lane {t['lane']!r} exists in the request"
             continue
-        for attr, want in (("from", lane.from_), ("to", lane.to), ("mode", lane.mode.value)):
-            if t[attr] != want:
-                yield f"{name}: {attr} is {t[attr]!r} but lane {lane.key} has {want!r}"
+        yield from _lane_ends_problems(name, t, lane)
         arrive = t["ship_day"] + lane.lead_days
         if t["arrive_day"] != arrive:
             yield (
@@ -599,6 +597,13 @@ def check_transfers_use_lanes(facts: Facts) -> Iterable[str]:
             yield f"{name}: unit_cost {t['unit_cost']} != lane unit cost {lane.unit_cost}"
         if not facts.close(t["cost"], t["quantity"] * lane.unit_cost):
             yield f"{name}: cost {t['cost']} != quantity x unit cost"
+
+
+def _lane_ends_problems(name: str, row: Row, lane: Lane) -> Iterable[str]:
+    """A plan row naming a lane repeats the lane's ends and mode."""
+    for attr, want in (("from", lane.from_), ("to", lane.to), ("mode", lane.mode.value)):
+        if row[attr] != want:
+            yield f"{name}: {attr} is {row[attr]!r} but lane {lane.key} has {want!r}"
 
 
 def check_lane_capacity(facts: Facts) -> Iterable[str]:
@@ -633,9 +638,7 @@ def check_order_shipments(facts: Facts) -> Iterable[str]:
         if lane is None:
             yield f"{name}: no lane {x['lane']!r} exists in the request"
             continue
-        for attr, value in (("from", lane.from_), ("to", lane.to), ("mode", lane.mode.value)):
-            if x[attr] != value:
-                yield f"{name}: {attr} is {x[attr]!r} but lane {lane.key} has {value!r}"
+        yield from _lane_ends_problems(name, x, lane)
         route = _route(facts, x["channel"], lane.from_)
         if route is None or route.lane != lane.key:
             yield f"{name}: channel {x['channel']} has no fulfilment along lane {lane.key}"
@@ -675,9 +678,7 @@ def check_lane_uses(facts: Facts) -> Iterable[str]:
         lane = facts.lanes.get(use["lane"])
         if lane is None:
             continue  # reported with the transfers
-        for attr, want in (("from", lane.from_), ("to", lane.to), ("mode", lane.mode.value)):
-            if use[attr] != want:
-                yield f"{name}: {attr} is {use[attr]!r} but the lane has {want!r}"
+        yield from _lane_ends_problems(name, use, lane)
         fee = lane.fee_on(use["ship_day"])
         if not facts.close(use["fixed_cost"], fee):
             yield f"{name}: fixed_cost {use['fixed_cost']} != the lane's fee that day {fee}"

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from planner.prepare import salvage_value
-from planner.schema import Fulfilment, PlanRequest
+from planner.schema import Fulfilment, Lane, PlanRequest
 from planner.uncertainty import uncertainty_problems
 from planner.validation_types import FieldError, RequestError
 
@@ -172,6 +172,7 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
                 yield FieldError(f"{base}.booked_days[{j}]", f"day {day} is listed twice")
             booked.add(day)
 
+    lane_by_key = {lane.key: lane for lane in r.lanes}
     for i, ch in enumerate(r.channels):
         base = f"$.channels[{i}]"
         for j, f in enumerate(ch.fulfilment):
@@ -179,7 +180,7 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
                 "warehouse", warehouses, f.warehouse, f"{base}.fulfilment[{j}].warehouse"
             )
             if f.lane is not None:
-                yield from _order_lane_problems(r, f, f"{base}.fulfilment[{j}].lane")
+                yield from _order_lane_problems(lane_by_key, f, f"{base}.fulfilment[{j}].lane")
         yield from _duplicates(
             [f.warehouse for f in ch.fulfilment], f"{base}.fulfilment", "warehouse"
         )
@@ -247,10 +248,9 @@ def _cross_field_problems(r: PlanRequest) -> Iterable[FieldError]:
                 )
 
 
-def _order_lane_problems(r: PlanRequest, f: Fulfilment, path: str) -> Iterable[FieldError]:
+def _order_lane_problems(lanes: dict[str, Lane], f: Fulfilment, path: str) -> Iterable[FieldError]:
     """A fulfilment along a lane: the lane exists, starts at the fulfilling warehouse, and the
     delivery days cover its lead days."""
-    lanes = {lane.key: lane for lane in r.lanes}
     lane = lanes.get(f.lane or "")
     if lane is None:
         known = ", ".join(sorted(lanes)) or "none"
